@@ -36,5 +36,6 @@ int ReportError(const Status& s);
 
 #define FM_CONCAT_INNER(a, b) a##b
 #define FM_CONCAT(a, b) FM_CONCAT_INNER(a, b)
-#define FM_REGISTER_COMMAND(name, description, setup) \
-  static ::fm::cli::CommandRegistrar FM_CONCAT(fm_command_registrar_, __LINE__)(name, description, setup)
+// Variadic so that a lambda with commas (capture lists) can be passed unparenthesised.
+#define FM_REGISTER_COMMAND(name, description, ...) \
+  static ::fm::cli::CommandRegistrar FM_CONCAT(fm_command_registrar_, __LINE__)(name, description, __VA_ARGS__)
