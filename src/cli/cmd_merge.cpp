@@ -51,8 +51,11 @@ fm::Status ParseSize(const std::string& s, uint64_t* out) {
 int Finish(const fm::Status& s, const fm::MergeSummary& sum, const std::string& out) {
   if (!s.ok()) return fm::cli::ReportError(s);
   for (const std::string& n : sum.notes) std::fprintf(stderr, "note: %s\n", n.c_str());
-  std::printf("merged %zu tensors (%.3fB parameters) into %s: %s in %.2f s (%s/s written)\n", sum.tensors,
-              sum.parameters / 1e9, out.c_str(), fm::HumanBytes(static_cast<double>(sum.bytes_written)).c_str(),
+  char params[32];
+  if (sum.parameters >= 100000000ull) std::snprintf(params, sizeof params, "%.2fB", sum.parameters / 1e9);
+  else if (sum.parameters >= 100000ull) std::snprintf(params, sizeof params, "%.1fM", sum.parameters / 1e6);
+  else std::snprintf(params, sizeof params, "%llu", static_cast<unsigned long long>(sum.parameters));
+  std::printf("merged %zu tensors (%s parameters) into %s: %s in %.2f s (%s/s written)\n", sum.tensors, params, out.c_str(), fm::HumanBytes(static_cast<double>(sum.bytes_written)).c_str(),
               sum.seconds, fm::HumanBytes(sum.bytes_written / std::max(sum.seconds, 1e-9)).c_str());
   return 0;
 }
