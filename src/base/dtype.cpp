@@ -112,13 +112,19 @@ void ToF32(const void* src, DType t, float* dst, size_t n) {
       std::memcpy(dst, src, n * 4);
       return;
     case DType::kBF16: {
-      const uint16_t* s = static_cast<const uint16_t*>(src);
-      for (size_t i = 0; i < n; i++) dst[i] = Bf16ToF32(s[i]);
+      // Byte loads: checkpoint data need not be 2-byte aligned. Vectorises to shifts.
+      const char* s = static_cast<const char*>(src);
+      uint32_t* __restrict d = reinterpret_cast<uint32_t*>(dst);
+      for (size_t i = 0; i < n; i++) {
+        uint16_t h;
+        std::memcpy(&h, s + 2 * i, 2);
+        d[i] = static_cast<uint32_t>(h) << 16;
+      }
       return;
     }
     case DType::kF16: {
-      const uint16_t* s = static_cast<const uint16_t*>(src);
-      for (size_t i = 0; i < n; i++) dst[i] = F16ToF32(s[i]);
+      const uint8_t* s = static_cast<const uint8_t*>(src);
+      for (size_t i = 0; i < n; i++) dst[i] = F16ToF32(static_cast<uint16_t>(s[2 * i] | s[2 * i + 1] << 8));
       return;
     }
     case DType::kF64: {
@@ -137,8 +143,16 @@ void FromF32(const float* src, DType t, void* dst, size_t n) {
       std::memcpy(dst, src, n * 4);
       return;
     case DType::kBF16: {
-      uint16_t* d = static_cast<uint16_t*>(dst);
-      for (size_t i = 0; i < n; i++) d[i] = F32ToBf16(src[i]);
+      // Branch-free form of F32ToBf16 so the loop vectorises.
+      const uint32_t* __restrict s = reinterpret_cast<const uint32_t*>(src);
+      uint16_t* __restrict d = static_cast<uint16_t*>(dst);
+      for (size_t i = 0; i < n; i++) {
+        uint32_t u = s[i];
+        uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+        uint32_t quiet_nan = (u >> 16) | 0x0040u;
+        uint32_t is_nan = static_cast<uint32_t>(-static_cast<int32_t>((u & 0x7fffffffu) > 0x7f800000u));
+        d[i] = static_cast<uint16_t>((quiet_nan & is_nan) | (rounded & ~is_nan));
+      }
       return;
     }
     case DType::kF16: {

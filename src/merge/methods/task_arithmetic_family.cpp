@@ -86,27 +86,35 @@ class GeneralizedTaskArithmetic : public MergeMethod {
     for (size_t i = 0; i < m; i++) w[i] = static_cast<float>(t.model_params[i].at("weight"));
     const uint64_t seed = static_cast<uint64_t>(t.params.at("random_seed")) ^ t.seed;
 
-    if (spec_.sparsify == Sparsify::kNone) {
-      // Hot path (the paper's merge): no temporaries, one pass.
+    if (spec_.sparsify == Sparsify::kNone && !spec_.consensus) {
+      // Hot path (the paper's merge): vectorisable passes over the chunk, no temporaries beyond `out`.
+      float wsum = 0;
+      for (size_t i = 0; i < m; i++) wsum += w[i];
+      const float scale = static_cast<float>(lambda) / (normalize && std::fabs(wsum) >= 1e-8f ? wsum : 1.0f);
+      float* __restrict out = t.out;
+      const float* __restrict b = t.base;
+      for (size_t j = 0; j < n; j++) out[j] = 0;
+      for (size_t i = 0; i < m; i++) {
+        const float* __restrict x = t.models[i];
+        const float wi = w[i];
+        for (size_t j = 0; j < n; j++) out[j] += wi * (x[j] - b[j]);
+      }
+      for (size_t j = 0; j < n; j++) out[j] = b[j] + scale * out[j];
+      return Status::Ok();
+    }
+    if (spec_.sparsify == Sparsify::kNone) {  // sign consensus without pruning
       for (size_t j = 0; j < n; j++) {
-        float b = t.base[j], mixed = 0, wsum = 0;
-        if (!spec_.consensus) {
-          for (size_t i = 0; i < m; i++) mixed += w[i] * (t.models[i][j] - b);
-          for (size_t i = 0; i < m; i++) wsum += w[i];
-          if (normalize) mixed /= std::fabs(wsum) < 1e-8f ? 1.0f : wsum;
-        } else {
-          float total = 0;
-          for (size_t i = 0; i < m; i++) total += w[i] * (t.models[i][j] - b);
-          const float s = total >= 0 ? 1.0f : -1.0f;
-          for (size_t i = 0; i < m; i++) {
-            float d = w[i] * (t.models[i][j] - b);
-            if ((d > 0 && s > 0) || (d < 0 && s < 0)) {
-              mixed += d;
-              wsum += w[i];
-            }
+        float b = t.base[j], mixed = 0, wsum = 0, total = 0;
+        for (size_t i = 0; i < m; i++) total += w[i] * (t.models[i][j] - b);
+        const float s = total >= 0 ? 1.0f : -1.0f;
+        for (size_t i = 0; i < m; i++) {
+          float d = w[i] * (t.models[i][j] - b);
+          if ((d > 0 && s > 0) || (d < 0 && s < 0)) {
+            mixed += d;
+            wsum += w[i];
           }
-          if (normalize) mixed /= wsum == 0 ? 1.0f : wsum;
         }
+        if (normalize) mixed /= wsum == 0 ? 1.0f : wsum;
         t.out[j] = b + static_cast<float>(lambda) * mixed;
       }
       return Status::Ok();
