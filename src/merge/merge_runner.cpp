@@ -12,6 +12,7 @@
 
 #include "base/output_path.h"
 #include "base/progress.h"
+#include "io/mapped_memory.h"
 #include "io/model_folder.h"
 #include "io/safetensors_writer.h"
 #include "merge/merge_plan.h"
@@ -50,7 +51,8 @@ std::string NamedChatTemplate(const std::string& name) {
 
 namespace {
 
-constexpr size_t kChunk = 1 << 16;  // elements per streamed chunk
+constexpr size_t kChunk = 1 << 16;   // elements per streamed chunk (one thread's unit of work)
+constexpr size_t kWindow = 1 << 24;  // elements mapped at a time per input (32 MB of bf16)
 
 struct Inputs {
   std::vector<std::unique_ptr<ModelFolder>> folders;  // [base?] + models
@@ -185,35 +187,48 @@ class TensorMerger {
   Status RunChunked(size_t index, const PlannedTensor& t, size_t n, size_t row_len, uint64_t seed,
                     const std::map<std::string, double>& global,
                     const std::vector<std::map<std::string, double>>& per_model) {
-    const size_t nchunks = (n + kChunk - 1) / kChunk;
     const size_t k = in_.folders.size();
     std::mutex mu;
     Status status;
     std::atomic<bool> failed{false};
+    // Windows of kWindow elements: the inputs' pages of a window are mapped in one call before the window is
+    // processed and dropped after it, so memory stays flat even inside a multi-GB embedding matrix.
+    for (size_t w0 = 0; w0 < n && !failed; w0 += kWindow) {
+      const size_t wn = std::min(kWindow, n - w0);
+      for (size_t i = 0; i < k; i++) {
+        const size_t es = DTypeSize(t.inputs[i]->dtype);
+        PrefetchMapped(static_cast<const uint8_t*>(t.inputs[i]->data) + w0 * es, wn * es);
+      }
+      const size_t nchunks = (wn + kChunk - 1) / kChunk;
 #pragma omp parallel
-    {
-      std::vector<float> buf(k * kChunk), out(kChunk);
-      std::vector<uint8_t> bytes;
-      std::vector<const float*> data(k);
-      MergeTask task;
-#pragma omp for schedule(dynamic, 2)
-      for (size_t c = 0; c < nchunks; c++) {
-        if (failed.load(std::memory_order_relaxed)) continue;
-        const size_t off = c * kChunk, len = std::min(kChunk, n - off);
-        for (size_t i = 0; i < k; i++) {
-          const TensorView* v = t.inputs[i];
-          ToF32(static_cast<const uint8_t*>(v->data) + off * DTypeSize(v->dtype), v->dtype, buf.data() + i * kChunk, len);
-          data[i] = buf.data() + i * kChunk;
+      {
+        std::vector<float> buf(k * kChunk), out(kChunk);
+        std::vector<uint8_t> bytes;
+        std::vector<const float*> data(k);
+        MergeTask task;
+#pragma omp for schedule(dynamic, 1)
+        for (size_t c = 0; c < nchunks; c++) {
+          if (failed.load(std::memory_order_relaxed)) continue;
+          const size_t off = w0 + c * kChunk, len = std::min(kChunk, w0 + wn - off);
+          for (size_t i = 0; i < k; i++) {
+            const TensorView* v = t.inputs[i];
+            ToF32(static_cast<const uint8_t*>(v->data) + off * DTypeSize(v->dtype), v->dtype, buf.data() + i * kChunk, len);
+            data[i] = buf.data() + i * kChunk;
+          }
+          FillTask(&task, t, off, len, row_len, seed, global, per_model, data);
+          task.out = out.data();
+          Status s = method_.Merge(task);
+          if (s.ok()) s = Emit(index, t, off, out.data(), len, &bytes);
+          if (!s.ok()) {
+            std::lock_guard<std::mutex> lock(mu);
+            if (status.ok()) status = s;
+            failed = true;
+          }
         }
-        FillTask(&task, t, off, len, row_len, seed, global, per_model, data);
-        task.out = out.data();
-        Status s = method_.Merge(task);
-        if (s.ok()) s = Emit(index, t, off, out.data(), len, &bytes);
-        if (!s.ok()) {
-          std::lock_guard<std::mutex> lock(mu);
-          if (status.ok()) status = s;
-          failed = true;
-        }
+      }
+      for (size_t i = 0; i < k; i++) {
+        const size_t es = DTypeSize(t.inputs[i]->dtype);
+        ReleaseMapped(static_cast<const uint8_t*>(t.inputs[i]->data) + w0 * es, wn * es);
       }
     }
     return status;
