@@ -11,7 +11,7 @@ PACKAGES=(
   libpcre2-dev libicu-dev libsentencepiece-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format
-  python3 python3-numpy
+  python3 python3-numpy python3-torch
   nodejs
 )
 
