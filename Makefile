@@ -24,8 +24,8 @@ test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -j 1
 
 asan-build: deps
-	@test -f $(ASAN_BUILD)/build.ninja || cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DFINMERGE_SANITIZE=ON -DFINMERGE_BENCH=OFF
+	@test -f $(ASAN_BUILD)/build.ninja || cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Sanitize \
+	  -DCMAKE_CXX_FLAGS_SANITIZE="-O1" -DFINMERGE_SANITIZE=ON -DFINMERGE_BENCH=OFF
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 test-asan: asan-build

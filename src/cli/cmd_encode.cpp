@@ -53,7 +53,10 @@ int RunEncode(const EncodeArgs& a) {
   std::string joined, name = "<stdin>";
   std::istringstream text_in;
   if (!a.text.empty()) {
-    for (size_t i = 0; i < a.text.size(); ++i) joined += (i ? " " : "") + a.text[i];
+    for (size_t i = 0; i < a.text.size(); ++i) {
+      if (i) joined += ' ';
+      joined += a.text[i];
+    }
     text_in.str(joined);
     in = &text_in;
     name = "<text>";

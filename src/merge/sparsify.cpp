@@ -5,16 +5,11 @@
 #include <numeric>
 #include <vector>
 
+#include "base/splitmix.h"
+
 namespace fm {
 
 namespace {
-
-uint64_t SplitMix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
 
 // Indices of `delta` sorted by ascending magnitude, ties by index (a stable, total order).
 std::vector<uint32_t> AscendingByMagnitude(const float* delta, size_t n) {
@@ -51,7 +46,7 @@ uint64_t HashString(const char* s, size_t n) {
 }
 
 double CounterUniform(uint64_t seed, uint64_t stream, uint64_t index) {
-  uint64_t x = SplitMix(seed ^ SplitMix(stream ^ SplitMix(index)));
+  uint64_t x = SplitMix64(seed ^ SplitMix64(stream ^ SplitMix64(index)));
   return static_cast<double>(x >> 11) * (1.0 / 9007199254740992.0);
 }
 

@@ -11,12 +11,17 @@ namespace fm {
 namespace {
 
 void ReplaceAllLiteral(std::string* s, std::string_view from, std::string_view to) {
-  if (from.empty()) return;
-  size_t pos = 0;
-  while ((pos = s->find(from, pos)) != std::string::npos) {
-    s->replace(pos, from.size(), to);
-    pos += to.size();
+  if (from.empty() || s->find(from) == std::string::npos) return;
+  std::string out;
+  out.reserve(s->size());
+  size_t prev = 0, pos;
+  while ((pos = s->find(from, prev)) != std::string::npos) {
+    out.append(*s, prev, pos - prev);
+    out.append(to);
+    prev = pos + from.size();
   }
+  out.append(*s, prev, std::string::npos);
+  s->swap(out);
 }
 
 // All tokens become one string; a token whose characters are all in the byte-level alphabet contributes its

@@ -3,16 +3,11 @@
 #include <cstdlib>
 #include <utility>
 
+#include "base/splitmix.h"
+
 namespace fm {
 
 namespace {
-
-uint64_t SplitMix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
 
 // Stream ids keep the hashes of different uses apart.
 constexpr uint64_t kMainStream = 1, kReplayStream = 2, kMixStream = 3;

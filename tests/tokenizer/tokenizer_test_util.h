@@ -186,7 +186,8 @@ inline std::vector<std::string> ConformanceCorpus() {
       "def f(x):\n\treturn {'a': [1, 2, 3], \"b\": x ** 2}  # comment\n",
       "for (int i = 0; i < n; ++i) {\n    sum += a[i] * b[i];\n}\n",
       "#include <vector>\nstd::vector<uint32_t> ids; // (B, T)\n",
-      "👨‍👩‍👧‍👦 family, 🇯🇵🇺🇸 flags, 👍🏽 thumbs, ❤️ heart, 🏳️‍🌈 rainbow, 1️⃣ "
+      "👨‍👩‍👧‍👦 family, 🇯🇵🇺🇸 flags, 👍🏽 thumbs, ❤️ heart, 🏳️‍🌈 rainbow, "
+      "1️⃣ "
       "keycap",
       "Tabs\tand\t\tmore\ttabs",
       "Multiple   spaces    here",

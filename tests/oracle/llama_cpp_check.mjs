@@ -1,0 +1,40 @@
+// llama.cpp oracle for finmerge's GGUF export (test-only): loads a GGUF through @fugood/llama.node, tokenizes
+// prompts and runs greedy completions.
+//
+// usage: node llama_cpp_check.mjs REQUEST.json RESULT.json   (llama.cpp logs to stdout, so the result is a file)
+//   REQUEST: {model, n_predict, cases: [{prompt, expected: [token ids finmerge generated]}]}
+//   RESULT:  {cases: [{tokens: [llama.cpp's prompt ids], pieces: [generated token texts],
+//                      expected_pieces: [llama.cpp's text of each expected id]}]}
+import { readFileSync, writeFileSync } from 'node:fs';
+import { loadModel } from '@fugood/llama.node';
+
+const req = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+const ctx = await loadModel({ model: req.model, n_ctx: 512, n_gpu_layers: 0, n_threads: 2 });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Right after a completion returns, the next call can throw "Another completion is in progress": retry.
+async function retry(fn) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (attempt >= 50 || !String(e).includes('in progress')) throw e;
+      await sleep(20);
+    }
+  }
+}
+
+const out = { cases: [] };
+for (const c of req.cases) {
+  const tok = await retry(() => ctx.tokenize(c.prompt));
+  const res = await retry(() =>
+    ctx.completion({ prompt: c.prompt, n_predict: req.n_predict, temperature: 0, top_k: 1, n_probs: 1,
+                     ignore_eos: true }));
+  // completion_probabilities accumulates across calls on one context: the last n_predict entries are ours.
+  const probs = (res.completion_probabilities || []).slice(-req.n_predict);
+  const expected_pieces = [];
+  for (const id of c.expected) expected_pieces.push(await retry(() => ctx.detokenize([id])));
+  out.cases.push({ tokens: Array.from(tok.tokens), pieces: probs.map((p) => p.content), expected_pieces });
+}
+await ctx.release();
+writeFileSync(process.argv[3], JSON.stringify(out));
