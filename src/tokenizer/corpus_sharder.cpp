@@ -9,19 +9,13 @@
 
 #include "base/output_path.h"
 #include "base/progress.h"
+#include "base/splitmix.h"
 #include "tokenizer/token_shard.h"
 #include "tokenizer/utf8.h"
 
 namespace fm {
 
 namespace {
-
-uint64_t SplitMix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
 
 constexpr size_t kBlockBytes = 4 << 20;   // read size
 constexpr size_t kPartBytes = 256 << 10;  // target size of the parts a huge document is cut into
