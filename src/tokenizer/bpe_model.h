@@ -89,7 +89,7 @@ class BpeModel {
   static constexpr size_t kMaxCachedWord = 256;
   static constexpr size_t kShards = 32;
   static constexpr size_t kMaxEntriesPerShard = 16384;
-  struct CacheShard {
+  struct alignas(64) CacheShard {  // one cache line each: no false sharing between threads' locks
     std::mutex mu;
     std::unordered_map<std::string, std::vector<uint32_t>, StringHash, std::equal_to<>> map;
   };
