@@ -13,6 +13,7 @@ PACKAGES=(
   clang-format
   python3 python3-numpy python3-torch
   nodejs
+  chromium
 )
 
 missing=()

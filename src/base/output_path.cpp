@@ -1,5 +1,7 @@
 #include "base/output_path.h"
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -43,7 +45,15 @@ Status OutputPath::Commit() {
   if (!begun_) return Status::Internal(final_ + ": Commit() before Begin()");
   std::error_code ec;
   if (kind_ == Kind::kDirectory && fs::exists(final_, ec)) {
-    // rename(2) cannot replace a non-empty folder: move the old one aside, swap, then delete it.
+    // rename(2) cannot replace a non-empty folder. Swap the two atomically (Linux RENAME_EXCHANGE), so a
+    // process killed at any instant leaves either the old or the new folder at final_, never neither;
+    // then delete the old one, now at temp_.
+    if (renameat2(AT_FDCWD, temp_.c_str(), AT_FDCWD, final_.c_str(), RENAME_EXCHANGE) == 0) {
+      committed_ = true;
+      RemoveAll(temp_);
+      return Status::Ok();
+    }
+    // File systems without RENAME_EXCHANGE: move the old one aside, swap, then delete it.
     std::string old = temp_ + ".old";
     fs::rename(final_, old, ec);
     if (ec) return Status::IOError(final_ + ": cannot replace existing output: " + ec.message());

@@ -1,9 +1,12 @@
 // finmerge analyze --base B MODEL... [--json FILE]: task-vector cosine similarity, norms, sign agreement.
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <memory>
 
 #include "base/output_path.h"
 #include "cli/command.h"
+#include "gguf/gguf_input.h"
 #include "merge/task_vector_analysis.h"
 
 namespace {
@@ -14,8 +17,19 @@ struct AnalyzeFlags {
 };
 
 int RunAnalyze(const AnalyzeFlags& f) {
+  // GGUF files are read through temporary Hugging Face folders, labelled by the paths the user gave.
+  std::vector<std::unique_ptr<fm::gguf::TemporaryModelFolder>> temps(f.models.size() + 1);
+  std::string base;
+  std::vector<std::string> models(f.models.size()), labels = f.labels;
+  fm::Status s = fm::gguf::ResolveModelInput(f.base, &base, &temps.back());
+  for (size_t i = 0; s.ok() && i < f.models.size(); i++) {
+    s = fm::gguf::ResolveModelInput(f.models[i], &models[i], &temps[i]);
+    if (i >= labels.size()) labels.push_back("");
+    if (labels[i].empty()) labels[i] = std::filesystem::path(f.models[i]).lexically_normal().filename().string();
+  }
+  if (!s.ok()) return fm::cli::ReportError(s);
   fm::TaskVectorAnalysis a;
-  fm::Status s = fm::AnalyzeTaskVectors(f.base, f.models, f.labels, &a);
+  s = fm::AnalyzeTaskVectors(base, models, labels, &a);
   if (!s.ok()) return fm::cli::ReportError(s);
   std::fputs(fm::AnalysisToText(a).c_str(), stdout);
   if (!f.json.empty()) {

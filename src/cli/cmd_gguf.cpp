@@ -30,7 +30,9 @@ int RunImport(const std::string& file, const std::string& out) {
   fm::gguf::ImportSummary sum;
   fm::Status s = fm::gguf::ImportGguf(file, out, &sum);
   if (!s.ok()) return fm::cli::ReportError(s);
-  std::printf("wrote %s: config.json + model.safetensors, %zu tensors, %s\n", out.c_str(), sum.tensors,
+  for (const std::string& n : sum.notes) std::fprintf(stderr, "note: %s\n", n.c_str());
+  std::printf("wrote %s: config.json + model.safetensors%s, %zu tensors, %s\n", out.c_str(),
+              sum.tokenizer ? " + tokenizer.json" : "", sum.tensors,
               fm::HumanBytes(static_cast<double>(sum.bytes)).c_str());
   return 0;
 }

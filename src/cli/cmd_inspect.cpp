@@ -4,11 +4,17 @@
 
 #include "base/progress.h"
 #include "cli/command.h"
+#include "gguf/gguf_import.h"
+#include "gguf/gguf_input.h"
 #include "io/model_folder.h"
 
 namespace {
 
 int RunInspect(const std::string& path, bool all) {
+  if (fm::gguf::IsGgufFile(path)) {
+    fm::Status s = fm::gguf::PrintGgufSummary(path, all);
+    return s.ok() ? 0 : fm::cli::ReportError(s);
+  }
   std::unique_ptr<fm::ModelFolder> m;
   fm::Status s = fm::ModelFolder::Open(path, &m);
   if (!s.ok()) return fm::cli::ReportError(s);
@@ -54,7 +60,7 @@ FM_REGISTER_COMMAND("inspect", "Show a model's tensors, dtypes, shapes, paramete
                     [](CLI::App& sub) -> std::function<int()> {
                       auto path = std::make_shared<std::string>();
                       auto all = std::make_shared<bool>(false);
-                      sub.add_option("path", *path, "Model folder or .safetensors file")->required();
+                      sub.add_option("path", *path, "Model folder, .safetensors or .gguf file")->required();
                       sub.add_flag("--all", *all, "List every tensor");
                       return [path, all] { return RunInspect(*path, *all); };
                     });

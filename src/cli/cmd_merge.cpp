@@ -2,10 +2,13 @@
 // finmerge chat-vector --base B --instruct I --domain C [--weight W] -o OUT   (the paper's recipe)
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <sstream>
 
 #include "base/progress.h"
 #include "cli/command.h"
+#include "gguf/gguf_input.h"
 #include "merge/merge_config.h"
 #include "merge/merge_runner.h"
 
@@ -48,6 +51,31 @@ fm::Status ParseSize(const std::string& s, uint64_t* out) {
   return fm::Status::Ok();
 }
 
+// GGUF files given as models become temporary Hugging Face folders (src/gguf/gguf_input.h), each imported
+// once however often it is named; `keep` owns them until the merge is done.
+using GgufTemps = std::vector<std::unique_ptr<fm::gguf::TemporaryModelFolder>>;
+fm::Status ResolveGgufInputs(fm::MergeConfig* cfg, std::string* config_source, GgufTemps* keep) {
+  std::map<std::string, std::string> done;
+  auto resolve = [&](std::string* path) -> fm::Status {
+    if (path->empty()) return fm::Status::Ok();
+    auto it = done.find(*path);
+    if (it == done.end()) {
+      std::unique_ptr<fm::gguf::TemporaryModelFolder> temp;
+      std::string folder;
+      FM_RETURN_IF_ERROR(fm::gguf::ResolveModelInput(*path, &folder, &temp));
+      if (temp) keep->push_back(std::move(temp));
+      it = done.emplace(*path, folder).first;
+    }
+    *path = it->second;
+    return fm::Status::Ok();
+  };
+  FM_RETURN_IF_ERROR(resolve(&cfg->base_model));
+  for (auto& m : cfg->models) FM_RETURN_IF_ERROR(resolve(&m.path));
+  FM_RETURN_IF_ERROR(resolve(&cfg->tokenizer_source));
+  if (config_source) FM_RETURN_IF_ERROR(resolve(config_source));
+  return fm::Status::Ok();
+}
+
 int Finish(const fm::Status& s, const fm::MergeSummary& sum, const std::string& out) {
   if (!s.ok()) return fm::cli::ReportError(s);
   for (const std::string& n : sum.notes) std::fprintf(stderr, "note: %s\n", n.c_str());
@@ -73,6 +101,9 @@ int RunMergeCommand(const std::string& config_path, const CommonFlags& f) {
   std::stringstream ss;
   ss << in.rdbuf();
   opts.recipe_yaml = ss.str();  // the exact recipe as given
+  GgufTemps temps;
+  s = ResolveGgufInputs(&cfg, nullptr, &temps);
+  if (!s.ok()) return fm::cli::ReportError(s);
   fm::MergeSummary sum;
   s = fm::RunMerge(cfg, f.out, opts, &sum);
   return Finish(s, sum, f.out);
@@ -121,6 +152,9 @@ int RunChatVector(const ChatVectorFlags& cv, const CommonFlags& f) {
   opts.card_summary = "An instruction-following domain model made without instruction data: the continually "
                       "pretrained model `" + cv.domain + "` plus " + wbuf + " x the instruction vector (`" + cv.instruct +
                       "` - `" + cv.base + "`), the chat-vector merge of Hirano & Imajo (2024).";
+  GgufTemps temps;
+  s = ResolveGgufInputs(&cfg, &opts.config_source, &temps);
+  if (!s.ok()) return fm::cli::ReportError(s);
   fm::MergeSummary sum;
   s = fm::RunMerge(cfg, f.out, opts, &sum);
   return Finish(s, sum, f.out);

@@ -16,6 +16,7 @@
 #include "base/output_path.h"
 #include "base/progress.h"
 #include "gguf/gguf_names.h"
+#include "gguf/gguf_tokenizer.h"
 #include "io/model_folder.h"
 #include "model/arch.h"
 #include "tokenizer/tokenizer.h"
@@ -36,26 +37,6 @@ struct Planned {
   uint64_t offset = 0, nbytes = 0;
 };
 
-// The pre-tokenizer regexes llama.cpp knows by name (llama-vocab.cpp), as the tokenizer.json Split writes them.
-const char* kQwen2Regex =
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
-    "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-const char* kLlama3Regex =
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
-    "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-
-void CollectSplitRegexes(const nlohmann::json& pt, std::vector<std::string>* regexes, bool* gpt2_bytelevel) {
-  if (!pt.is_object()) return;
-  std::string type = pt.value("type", "");
-  if (type == "Sequence" && pt.contains("pretokenizers")) {
-    for (const auto& p : pt["pretokenizers"]) CollectSplitRegexes(p, regexes, gpt2_bytelevel);
-  } else if (type == "Split" && pt.contains("pattern") && pt["pattern"].contains("Regex")) {
-    regexes->push_back(pt["pattern"]["Regex"].get<std::string>());
-  } else if (type == "ByteLevel" && pt.value("use_regex", true)) {
-    *gpt2_bytelevel = true;
-  }
-}
-
 // tokenizer.ggml.pre for a byte-level BPE tokenizer.json, the way convert_hf_to_gguf.py names the known ones.
 Status DerivePre(const std::string& dir, const Tokenizer& tok, std::string* pre) {
   if (tok.kind() == TokenizerKind::kTiktoken) {
@@ -66,21 +47,7 @@ Status DerivePre(const std::string& dir, const Tokenizer& tok, std::string* pre)
   std::ifstream in(file);
   nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument(file + ": cannot parse");
-  std::vector<std::string> regexes;
-  bool gpt2 = false;
-  if (j.contains("pre_tokenizer")) CollectSplitRegexes(j["pre_tokenizer"], &regexes, &gpt2);
-  if (regexes.size() == 1 && regexes[0] == kQwen2Regex) {
-    *pre = "qwen2";
-  } else if (regexes.size() == 1 && regexes[0] == kLlama3Regex) {
-    *pre = "llama-bpe";
-  } else if (regexes.empty() && gpt2) {
-    *pre = "gpt-2";
-  } else {
-    return Status::Unsupported(file +
-                               ": the pre-tokenizer is not one llama.cpp knows by name (qwen2, llama-bpe, "
-                               "gpt-2); llama.cpp would split text differently, so it cannot be exported");
-  }
-  return Status::Ok();
+  return PreForTokenizerJson(j, file, pre);
 }
 
 Status AddTokenizer(const ModelFolder& folder, const ArchConfig& cfg, MetadataBuilder* md) {

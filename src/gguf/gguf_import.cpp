@@ -11,6 +11,7 @@
 #include "base/output_path.h"
 #include "base/progress.h"
 #include "gguf/gguf_names.h"
+#include "gguf/gguf_tokenizer.h"
 #include "io/safetensors_writer.h"
 #include "io/tensor.h"
 
@@ -160,7 +161,22 @@ Status ImportGguf(const std::string& gguf_path, const std::string& out_dir, Impo
     cf << config.dump(2) << "\n";
     if (!cf) return Status::IOError(out_dir + "/config.json: write failed");
   }
-  if (const Value* chat = f->Find("tokenizer.chat_template"); chat && chat->type == ValueType::kString) {
+  nlohmann::json tokenizer, tokenizer_config;
+  Status tok = TokenizerFilesFromGguf(*f, &tokenizer, &tokenizer_config);
+  if (tok.ok()) {
+    for (const auto& [name, doc] : {std::pair<const char*, const nlohmann::json*>{"tokenizer.json", &tokenizer},
+                                    {"tokenizer_config.json", &tokenizer_config}}) {
+      std::string text;
+      try {
+        text = doc->dump(name == std::string("tokenizer.json") ? -1 : 2);
+      } catch (const nlohmann::json::exception&) {
+        return Status::Corruption(gguf_path + ": a token or the chat template is not valid UTF-8");
+      }
+      std::ofstream tf(out.temp_path() + "/" + name);
+      tf << text << "\n";
+      if (!tf) return Status::IOError(out_dir + "/" + name + ": write failed");
+    }
+  } else if (const Value* chat = f->Find("tokenizer.chat_template"); chat && chat->type == ValueType::kString) {
     std::ofstream cf(out.temp_path() + "/chat_template.jinja");
     cf << chat->s;
     if (!cf) return Status::IOError(out_dir + "/chat_template.jinja: write failed");
@@ -169,6 +185,8 @@ Status ImportGguf(const std::string& gguf_path, const std::string& out_dir, Impo
   if (summary) {
     summary->tensors = order.size();
     summary->bytes = w->total_bytes();
+    summary->tokenizer = tok.ok();
+    if (!tok.ok()) summary->notes.push_back("no tokenizer written: " + tok.message());
   }
   return Status::Ok();
 }

@@ -2,12 +2,14 @@
 // Face folder: config.json rebuilt from the hyperparameter keys, and model.safetensors with the HF tensor names
 // and shapes (Q/K rows of `llama` files put back into HF's rotate-half order). F32, F16 and BF16 tensors keep
 // their type and bytes (an F32 round trip safetensors -> GGUF -> safetensors is bit-exact); Q8_0 tensors are
-// dequantised to F32. The tokenizer is not rebuilt into tokenizer.json; the chat template, if any, is written
-// to chat_template.jinja.
+// dequantised to F32 (exact: int8 times an fp16 scale). The tokenizer is rebuilt as tokenizer.json and
+// tokenizer_config.json (with the chat template) where GGUF's vocabulary can express one (gguf_tokenizer.h);
+// otherwise the folder has no tokenizer and ImportSummary::notes says why.
 #pragma once
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "gguf/gguf_file.h"
@@ -20,6 +22,8 @@ Status HfConfigFromGguf(const GgufFile& file, nlohmann::json* config);
 struct ImportSummary {
   size_t tensors = 0;
   uint64_t bytes = 0;
+  bool tokenizer = false;          // tokenizer.json was written
+  std::vector<std::string> notes;  // what was not carried over, and why
 };
 
 // Writes the HF folder `out_dir` (created atomically; replaced if it exists).

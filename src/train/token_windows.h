@@ -37,6 +37,7 @@ class PackedTokenWindows : public WindowSource {
   uint64_t num_tokens() const { return total_tokens_; }
   uint32_t vocab_size() const { return vocab_size_; }
   size_t num_shards() const { return shards_.size(); }
+  const std::string& first_shard_path() const { return shards_.front().file->path(); }
 
  private:
   PackedTokenWindows() = default;

@@ -1,11 +1,14 @@
 #include "train/trainer.h"
 
 #include <omp.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -110,6 +113,38 @@ Status ResolvePrecision(const std::string& s, Precision* out) {
   return Status::Ok();
 }
 
+// sum (n) = part, or sum += part (elementwise; thread-count independent).
+void AddGradients(float* sum, const float* part, size_t n, bool first) {
+  if (first) {
+    std::memcpy(sum, part, sizeof(float) * n);
+    return;
+  }
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; i++) sum[i] += part[i];
+}
+
+// Removes the temporary folders "OUT.tmp-<pid>-<n>[.old]" that a run killed while saving left beside OUT
+// (OutputPath names them so), when process <pid> no longer exists on this machine. Returns their names.
+std::vector<std::string> RemoveStaleTemporaries(const std::string& out) {
+  std::vector<std::string> removed;
+  fs::path final_path(out);
+  while (!final_path.has_filename() && final_path.has_parent_path()) final_path = final_path.parent_path();
+  const std::string prefix = final_path.filename().string() + ".tmp-";
+  std::error_code ec;
+  fs::path parent = fs::absolute(final_path, ec).parent_path();
+  for (const auto& e : fs::directory_iterator(parent, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+    if (pid <= 0 || (kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)) {
+      std::error_code rm;
+      fs::remove_all(e.path(), rm);
+      if (!rm) removed.push_back(e.path().string());
+    }
+  }
+  return removed;
+}
+
 std::string Human(double v) {
   char buf[32];
   if (v >= 1e9) {
@@ -133,6 +168,7 @@ class Trainer {
 
  private:
   Status OpenData();
+  Status CheckShardVocabulary(const PackedTokenWindows& w);
   Status CheckResumeArgs(const nlohmann::json& saved) const;
   nlohmann::json ArgsJson() const;
   Status Step(int64_t step, float* loss, double* grad_norm, float* lr);
@@ -163,8 +199,13 @@ class Trainer {
   int64_t start_step_ = 0, end_step_ = 0;
   std::vector<uint32_t> inputs_, targets_;  // (grad_accum * B, T): this rank's micro-batches of a step
   std::vector<int64_t> scored_;             // (grad_accum): scored targets per micro-batch of a step
-  std::vector<std::string> metrics_;        // metrics.jsonl lines so far (carried over from a resumed run)
-  bool bar_drawn_ = false;                  // a progress bar is on the terminal (decided as ProgressBar does)
+  // (num_parameters) the step's gradient summed over micro-batches when grad_accum > 1, else empty.
+  std::vector<float> grad_sum_;
+  bool tokenizer_checked_ = false;
+  uint32_t tokenizer_vocab_ = 0;      // vocabulary of the model folder's tokenizer (0: none or not loadable)
+  int64_t last_saved_step_ = 0;       // step of the checkpoint OUT holds (the resumed one, or the last save)
+  std::vector<std::string> metrics_;  // metrics.jsonl lines so far (carried over from a resumed run)
+  bool bar_drawn_ = false;            // a progress bar is on the terminal (decided as ProgressBar does)
 };
 
 Status Trainer::OpenData() {
@@ -178,12 +219,15 @@ Status Trainer::OpenData() {
     } else if (s.code() != Status::Code::kNotFound) {
       return s;
     }
+    FM_RETURN_IF_ERROR(CheckShardVocabulary(*train));
+    if (val) FM_RETURN_IF_ERROR(CheckShardVocabulary(*val));
     train_ = std::move(train);
     if (!opt_.replay.empty()) {
       FM_RETURN_IF_ERROR(ParseReplaySpec(opt_.replay, &replay_spec_));
       std::unique_ptr<PackedTokenWindows> replay;
       FM_RETURN_IF_ERROR(PackedTokenWindows::Open(replay_spec_.path, "train", opt_.seq_len, vocab, &replay)
                              .WithPrefix("--replay"));
+      FM_RETURN_IF_ERROR(CheckShardVocabulary(*replay).WithPrefix("--replay"));
       replay_ = std::move(replay);
     }
     return Status::Ok();
@@ -203,6 +247,25 @@ Status Trainer::OpenData() {
   }
   train_ = std::move(train);
   return Status::Ok();
+}
+
+// Shards record the vocabulary size of the tokenizer that made them. PackedTokenWindows already refuses ids
+// past the embedding; when the model folder has a tokenizer, the sizes must also agree exactly, which catches
+// shards of a smaller foreign vocabulary (say Llama-2's 32000 ids fed to a 151936-row Qwen model) whose ids
+// would all fit yet mean other words.
+Status Trainer::CheckShardVocabulary(const PackedTokenWindows& w) {
+  if (!tokenizer_checked_) {
+    tokenizer_checked_ = true;
+    std::unique_ptr<Tokenizer> tok;
+    if (!folder_->tokenizer_files().empty() && Tokenizer::Load(model_dir_, &tok).ok()) {
+      tokenizer_vocab_ = tok->vocab_size();
+    }
+  }
+  if (tokenizer_vocab_ == 0 || w.vocab_size() == tokenizer_vocab_) return Status::Ok();
+  return Status::InvalidArgument(w.first_shard_path() + ": token shards of a vocabulary of " +
+                                 std::to_string(w.vocab_size()) + " ids, but the tokenizer of " + model_dir_ +
+                                 " has " + std::to_string(tokenizer_vocab_) +
+                                 " (tokenize the corpus with this model's tokenizer)");
 }
 
 nlohmann::json Trainer::ArgsJson() const {
@@ -281,6 +344,10 @@ Status Trainer::Setup() {
       return Status::NotFound("-o " + opt_.out + ": parent folder " + parent.string() + " does not exist");
     }
   }
+  if (dist_.is_root()) {
+    for (const std::string& p : RemoveStaleTemporaries(opt_.out))
+      Print("removed " + p + " (left by an interrupted save)");
+  }
   TrainerState saved;
   original_model_ = Absolute(model_dir_);
   if (!opt_.resume.empty()) {
@@ -332,6 +399,8 @@ Status Trainer::Setup() {
   inputs_.resize(rows * opt_.seq_len);
   targets_.resize(rows * opt_.seq_len);
   scored_.resize(static_cast<size_t>(opt_.grad_accum));
+  if (opt_.grad_accum > 1) grad_sum_.resize(model_->num_parameters());
+  if (!opt_.resume.empty() && Absolute(opt_.resume) == Absolute(opt_.out)) last_saved_step_ = start_step_;
 
   char line[512];
   Print(std::string(TaskName(opt_.task)) + ": model " + model_dir_ + " (" + model_->config().model_type +
@@ -377,28 +446,45 @@ Status Trainer::Step(int64_t step, float* loss, double* grad_norm, float* lr) {
   dist_.AllReduceSum(counts_total, 1);
   const int64_t global_count = counts_total[0];
 
-  model_->ZeroGrad();
+  // Each micro-batch's gradient is computed into zeroed model gradients and then added to grad_sum_, so the
+  // step's gradient is the plain float sum g0 + g1 + ... of per-micro-batch gradients, whichever rank
+  // computed them: `-np 2` then sums exactly what one process with `--grad-accum 2` sums (accumulating in
+  // place would fold micro-batch 1 into micro-batch 0 inside the GEMMs' and the embedding's own summation
+  // order, which differs in the last bits).
+  const size_t n = model_->num_parameters();
+  float* grad = accum > 1 ? grad_sum_.data() : model_->grads();
   double loss_sum[1] = {0.0};
+  bool first = true;
   for (int a = 0; a < accum; a++) {
     if (counts[a] == 0) continue;  // nothing to learn from (an sft window without assistant tokens)
     const size_t off = static_cast<size_t>(a) * B * T;
     const float share =
         static_cast<float>(static_cast<double>(counts[a]) / static_cast<double>(global_count));
+    model_->ZeroGrad();
     const float l = model_->ForwardBackward(inputs_.data() + off, targets_.data() + off, B, T, share);
     loss_sum[0] += static_cast<double>(l) * counts[a];
+    if (accum > 1) AddGradients(grad, model_->grads(), n, first);
+    first = false;
   }
+  if (first) std::fill(grad, grad + n, 0.0f);  // no scored target on this rank
   dist_.AllReduceSum(loss_sum, 1);
-  dist_.AllReduceSum(model_->grads(), model_->num_parameters());
+  dist_.AllReduceSum(grad, n);
 
   *loss = global_count > 0 ? static_cast<float>(loss_sum[0] / static_cast<double>(global_count)) : 0.0f;
-  if (!std::isfinite(*loss)) {
-    return Status::Internal(
-        "step " + std::to_string(step + 1) + ": loss is " + std::to_string(*loss) +
-        " (diverged; lower --lr or raise --warmup, then resume from the last checkpoint)");
+  *grad_norm = GlobalGradNorm(grad, n);
+  if (!std::isfinite(*loss) || !std::isfinite(*grad_norm)) {
+    const double bad = std::isfinite(*loss) ? *grad_norm : static_cast<double>(*loss);
+    const std::string what = std::string(std::isfinite(*loss) ? "gradient norm" : "loss") + " is " +
+                             (std::isnan(bad) ? "nan" : bad > 0 ? "inf" : "-inf");
+    return Status::Internal("step " + std::to_string(step + 1) + ": " + what +
+                            ", training diverged; stopped without updating the weights, " +
+                            (last_saved_step_ > 0 ? opt_.out + " still holds the checkpoint of step " +
+                                                        std::to_string(last_saved_step_)
+                                                  : std::string("no checkpoint was written")) +
+                            " (lower --lr or raise --warmup, then --resume from the last checkpoint)");
   }
-  *grad_norm = GlobalGradNorm(model_->grads(), model_->num_parameters());
   *lr = opt_.schedule.At(static_cast<int>(step));
-  adamw_->Step(model_->params(), model_->grads(), *lr, ClipScale(*grad_norm, opt_.clip));
+  adamw_->Step(model_->params(), grad, *lr, ClipScale(*grad_norm, opt_.clip));
   return Status::Ok();
 }
 
@@ -508,6 +594,7 @@ Status Trainer::Run(TrainSummary* summary) {
     }
     if (last || (opt_.save_every > 0 && done % opt_.save_every == 0)) {
       FM_RETURN_IF_ERROR(Save(done));
+      last_saved_step_ = done;
       if (!last) Print("step " + std::to_string(done) + ": saved " + opt_.out);
     }
     summary->last_step = done;

@@ -5,11 +5,14 @@
 //   REQUEST: {model, n_predict, cases: [{prompt, expected: [token ids finmerge generated]}]}
 //   RESULT:  {cases: [{tokens: [llama.cpp's prompt ids], pieces: [generated token texts],
 //                      expected_pieces: [llama.cpp's text of each expected id]}]}
+// The K/V cache is kept in f32 and flash attention is off, so that with F32 weights llama.cpp rounds nothing
+// beyond float summation order (its defaults store K and V as f16).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadModel } from '@fugood/llama.node';
 
 const req = JSON.parse(readFileSync(process.argv[2], 'utf8'));
-const ctx = await loadModel({ model: req.model, n_ctx: 512, n_gpu_layers: 0, n_threads: 2 });
+const ctx = await loadModel({ model: req.model, n_ctx: 512, n_gpu_layers: 0, n_threads: 2, cache_type_k: 'f32',
+                              cache_type_v: 'f32', flash_attn_type: 'off' });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Right after a completion returns, the next call can throw "Another completion is in progress": retry.
