@@ -25,7 +25,7 @@ fi
 # A 128-token prompt (the bench tokenizer has one token per byte).
 PROMPT=$(head -c 2000 ../shared/data/general/tinyshakespeare.txt | tr -s '\n' ' ' | cut -c1-128)
 
-rate() { sed -n 's/.*(\([0-9.]*\) tokens\/s).*/\1/p' | tail -1; }
+rate() { sed -n 's/.*[( ]\([0-9.]*\) tokens\/s).*/\1/p' | tail -1; }
 prefill_rate() { sed -n 's/.*prompt [0-9]* tokens in [0-9.]* s (\([0-9.]*\) tokens\/s).*/\1/p'; }
 torch_prefill() { sed -n 's/.*prompt [0-9]* tokens (\([0-9.]*\) tokens\/s).*/\1/p'; }
 
@@ -51,7 +51,7 @@ done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
 echo
-echo "Inference, 25.8M-parameter Llama (hidden 512, 6 layers, vocab 8192), $THREADS threads, $(date -u +%F)"
+echo "Inference, 27.4M-parameter Llama (hidden 512, 6 layers, vocab 8192), $THREADS threads, $(date -u +%F)"
 printf '| %-36s | %14s | %14s | %14s | %9s | %9s |\n' "tokens/s" "PyTorch fp32" "finmerge fp32" "finmerge bf16" \
   "fp32/torch" "bf16/torch"
 printf '|%s|%s|%s|%s|%s|%s|\n' "--------------------------------------" "----------------:" "----------------:" \

@@ -167,7 +167,7 @@ Status Render(const ReportInputs& in, std::string* html, std::vector<std::string
       const std::vector<size_t> best = BestRows(results, it - results.metrics.begin());
       if (!best.empty()) {
         tiles.push_back({"best on " + results.primary_metric, results.models[best[0]],
-                         FormatNumber(results.values[best[0]][it - results.metrics.begin()]) + " (" +
+                         FormatNumber(results.values[best[0]][it - results.metrics.begin()], 3) + " (" +
                              std::to_string(results.models.size()) + " models compared)"});
       }
     }

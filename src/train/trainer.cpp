@@ -475,7 +475,9 @@ Status Trainer::Step(int64_t step, float* loss, double* grad_norm, float* lr) {
   if (!std::isfinite(*loss) || !std::isfinite(*grad_norm)) {
     const double bad = std::isfinite(*loss) ? *grad_norm : static_cast<double>(*loss);
     const std::string what = std::string(std::isfinite(*loss) ? "gradient norm" : "loss") + " is " +
-                             (std::isnan(bad) ? "nan" : bad > 0 ? "inf" : "-inf");
+                             (std::isnan(bad) ? "nan"
+                              : bad > 0       ? "inf"
+                                              : "-inf");
     return Status::Internal("step " + std::to_string(step + 1) + ": " + what +
                             ", training diverged; stopped without updating the weights, " +
                             (last_saved_step_ > 0 ? opt_.out + " still holds the checkpoint of step " +

@@ -55,10 +55,10 @@ class EvalCli : public ::testing::Test {
     dir_ = new testing::TempDir();
     MakeModel(*dir_ / "base", 1);
     MakeModel(*dir_ / "merged", 2);
-    // The first 40 lines of Tiny Shakespeare (about 300 tokens: several 128-token windows).
+    // The first 20 lines of Tiny Shakespeare (more tokens than one 128-token window).
     std::ifstream in(kShared + "data/general/tinyshakespeare.txt");
     std::string line, text;
-    for (int i = 0; i < 40 && std::getline(in, line); i++) text += line + "\n";
+    for (int i = 0; i < 20 && std::getline(in, line); i++) text += line + "\n";
     std::ofstream(*dir_ / "shakespeare.txt") << text;
     // The same text as a token shard.
     std::unique_ptr<Tokenizer> tok;
@@ -69,10 +69,10 @@ class EvalCli : public ::testing::Test {
     TokenShardWriter w(*dir_ / "shards", "val", tok->vocab_size(), 1000000);
     ASSERT_TRUE(w.Append(ids.data(), ids.size()).ok());
     ASSERT_TRUE(w.Finish().ok());
-    // Three English IFEval prompts and one Japanese one with an unimplemented instruction.
+    // Two English IFEval prompts and one Japanese one with an unimplemented instruction.
     std::ofstream ifeval(*dir_ / "ifeval.jsonl");
     std::ifstream en(kShared + "data/ifeval/en_input_data.jsonl");
-    for (int i = 0; i < 3 && std::getline(en, line); i++) ifeval << line << "\n";
+    for (int i = 0; i < 2 && std::getline(en, line); i++) ifeval << line << "\n";
     ifeval
         << R"({"key": 9, "prompt": "鍼灸について教えてください。体言止めを3回使ってください。", )"
         << R"("instruction_id_list": ["ja:detectable_format:nominal_ending", "ja:punctuation:no_period"], )"
@@ -109,9 +109,9 @@ TEST_F(EvalCli, SideBySideTableAndDetailsMatchTheModel) {
     // The shard holds exactly the text's tokens: same perplexity.
     EXPECT_DOUBLE_EQ(row["ppl/shakespeare"].get<double>(), row["ppl/shards"].get<double>());
     const json& ife = j["details"][m]["ifeval"];
-    EXPECT_EQ(ife["prompts"], 4);
+    EXPECT_EQ(ife["prompts"], 3);
     EXPECT_EQ(ife["not_implemented"]["ja:detectable_format:nominal_ending"], 1);
-    EXPECT_EQ(ife["responses"].size(), 4u);
+    EXPECT_EQ(ife["responses"].size(), 3u);
   }
   // Different weights, different perplexities.
   EXPECT_NE(j["models"]["base"]["ppl/shakespeare"], j["models"]["merged"]["ppl/shakespeare"]);
