@@ -1,4 +1,5 @@
 #include "eval/language_model.h"
+#include "gguf/gguf_input.h"
 
 #include <omp.h>
 
@@ -176,8 +177,12 @@ Status LanguageModel::Impl::CheckIds(const std::vector<uint32_t>& ids, const cha
 LanguageModel::LanguageModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 LanguageModel::~LanguageModel() = default;
 
-Status LanguageModel::Load(const std::string& path, const LanguageModelOptions& opts,
+Status LanguageModel::Load(const std::string& model_path, const LanguageModelOptions& opts,
                            std::unique_ptr<LanguageModel>* out) {
+  // A GGUF file is imported into a temporary folder that lives until everything is in memory.
+  std::string path;
+  std::unique_ptr<gguf::TemporaryModelFolder> keep;
+  FM_RETURN_IF_ERROR(gguf::ResolveModelInput(model_path, &path, &keep));
   auto impl = std::make_unique<Impl>();
   {
     std::unique_ptr<ModelFolder> folder;

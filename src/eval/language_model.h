@@ -73,7 +73,8 @@ struct LoglikTokens {
 
 class LanguageModel {
  public:
-  // `path`: a Hugging Face model folder (config.json, safetensors, tokenizer files).
+  // `path`: a Hugging Face model folder (config.json, safetensors, tokenizer files), or a GGUF file
+  // (imported through a temporary folder: gguf/gguf_input.h).
   static Status Load(const std::string& path, const LanguageModelOptions& opts,
                      std::unique_ptr<LanguageModel>* out);
   // A LanguageModel over a model built in memory (tests, benchmarks). `tokenizer` may be null: then only the

@@ -265,5 +265,55 @@ TEST(GgufCli, BadInputRefusedBeforeWriting) {
   }
 }
 
+
+// Evaluation and generation read GGUF files too: an f32 export gives the same perplexity and the same greedy
+// text as the folder it came from.
+TEST(GgufCli, EvalAndGenerateReadGguf) {
+  fm::testing::TempDir tmp;
+  testutil::WriteTinyGgufModel(tmp / "src", SmallSpec(4));
+  std::string out;
+  ASSERT_EQ(RunFinmerge("export-gguf " + tmp / "src" + " -o " + tmp / "m.gguf" + " --type f32", &out), 0) << out;
+  std::ofstream(tmp / "text.txt") << "The Committee decided to keep the target range unchanged.\n";
+  std::string folder_out, gguf_out;
+  ASSERT_EQ(RunFinmerge("eval --model " + tmp / "src" + " --ppl " + tmp / "text.txt" + " --precision fp32 --json " +
+                            tmp / "a.json",
+                        &folder_out, tmp.path()),
+            0)
+      << folder_out;
+  ASSERT_EQ(RunFinmerge("eval --model " + tmp / "m.gguf" + " --ppl " + tmp / "text.txt" + " --precision fp32 --json " +
+                            tmp / "b.json",
+                        &gguf_out, tmp.path()),
+            0)
+      << gguf_out;
+  const nlohmann::json a = nlohmann::json::parse(std::ifstream(tmp / "a.json"));
+  const nlohmann::json b = nlohmann::json::parse(std::ifstream(tmp / "b.json"));
+  ASSERT_FALSE(a["models"].empty()) << a.dump();
+  const auto& ma = a["models"].begin().value();
+  const auto& mb = b["models"].begin().value();
+  ASSERT_TRUE(ma.contains("ppl/text")) << a.dump();
+  EXPECT_DOUBLE_EQ(ma["ppl/text"].get<double>(), mb["ppl/text"].get<double>());
+
+  ASSERT_EQ(RunFinmerge("generate --model " + tmp / "src" + " --prompt 'The rate' --max-new-tokens 8 --precision fp32",
+                        &folder_out, tmp.path()),
+            0)
+      << folder_out;
+  ASSERT_EQ(RunFinmerge("generate --model " + tmp / "m.gguf" + " --prompt 'The rate' --max-new-tokens 8 --precision fp32",
+                        &gguf_out, tmp.path()),
+            0)
+      << gguf_out;
+  // stdout carries the text; stderr lines (timings, the import note) differ, so compare the generated text.
+  std::string fa, fb;
+  ASSERT_EQ(fm::testing::RunCommand(std::string(FINMERGE_BINARY) + " generate --model " + tmp / "src" +
+                                        " --prompt 'The rate' --max-new-tokens 8 --precision fp32 2>/dev/null",
+                                    &fa),
+            0);
+  ASSERT_EQ(fm::testing::RunCommand("TMPDIR=" + tmp.path() + " " + FINMERGE_BINARY + " generate --model " +
+                                        tmp / "m.gguf" + " --prompt 'The rate' --max-new-tokens 8 --precision fp32 2>/dev/null",
+                                    &fb),
+            0);
+  EXPECT_EQ(fa, fb);
+  EXPECT_FALSE(fa.empty());
+}
+
 }  // namespace
 }  // namespace fm::gguf
