@@ -1,5 +1,7 @@
 #include "tokenizer/bpe_model.h"
 
+#include <atomic>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -175,7 +177,8 @@ Status BpeModel::Build(const nlohmann::json& m, const BpeTables& tables, bool by
     b->merges_.emplace(PairKey(lid[r], rid[r]), Merge{static_cast<uint32_t>(r), mid[r]});
     b->merge_pairs_.emplace_back(lid[r], rid[r]);
   }
-  b->cache_ = std::make_unique<CacheShard[]>(kShards);
+  static std::atomic<uint64_t> next_cache_id{1};
+  b->cache_id_ = next_cache_id.fetch_add(1);
   *out = std::move(b);
   return Status::Ok();
 }
@@ -330,12 +333,27 @@ void BpeModel::EncodeWord(std::string_view word, std::vector<uint32_t>* ids) con
       return;
     }
   }
-  CacheShard* shard = nullptr;
+  // This thread's caches of the last few models used (a thread normally serves one tokenizer).
+  using WordMap = std::unordered_map<std::string, std::vector<uint32_t>, StringHash, std::equal_to<>>;
+  struct ThreadCache {
+    uint64_t owner = 0;
+    WordMap map;
+  };
+  thread_local ThreadCache caches[4];
+  thread_local unsigned next_victim = 0;
+  WordMap* cache = nullptr;
   if (word.size() < kMaxCachedWord) {
-    shard = &cache_[StringHash{}(word) % kShards];
-    std::lock_guard<std::mutex> lock(shard->mu);
-    auto it = shard->map.find(word);
-    if (it != shard->map.end()) {
+    for (ThreadCache& c : caches) {
+      if (c.owner == cache_id_) cache = &c.map;
+    }
+    if (!cache) {
+      ThreadCache& c = caches[next_victim++ % 4];
+      c.owner = cache_id_;
+      c.map.clear();
+      cache = &c.map;
+    }
+    auto it = cache->find(word);
+    if (it != cache->end()) {
       ids->insert(ids->end(), it->second.begin(), it->second.end());
       return;
     }
@@ -344,10 +362,9 @@ void BpeModel::EncodeWord(std::string_view word, std::vector<uint32_t>* ids) con
   InitialSymbols(word, &syms);
   MergeSymbols(&syms);
   ids->insert(ids->end(), syms.begin(), syms.end());
-  if (shard) {
-    std::lock_guard<std::mutex> lock(shard->mu);
-    if (shard->map.size() >= kMaxEntriesPerShard) shard->map.clear();
-    shard->map.emplace(std::string(word), syms);
+  if (cache) {
+    if (cache->size() >= kMaxCacheEntries) cache->clear();
+    cache->emplace(std::string(word), syms);
   }
 }
 

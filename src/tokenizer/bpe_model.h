@@ -6,12 +6,11 @@
 // spelling ("Ġthe") to bytes (" the") when loaded, so no per-call character mapping is needed.
 //
 // Ownership: owns its vocabulary, merges and word cache. Thread-safety: immutable after FromJson except for
-// the internal word cache, which is sharded and locked; EncodeWord may be called from many threads at once.
+// the internal word cache, which is per thread; EncodeWord may be called from many threads at once.
 #pragma once
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
@@ -85,15 +84,12 @@ class BpeModel {
   int64_t byte_ids_[256];      // byte-level: id of each single byte
   int64_t fallback_ids_[256];  // byte_fallback: id of <0xNN>
 
-  // Word cache: words shorter than kMaxCachedWord bytes, sharded by hash.
+  // Word cache: words shorter than kMaxCachedWord bytes, one cache per thread (no locks: on repetitive text
+  // nearly every word is a cache hit, and shared locked shards serialised the threads on the hot words).
+  // cache_id_ tells a thread's caches of different models apart (ids are never reused).
   static constexpr size_t kMaxCachedWord = 256;
-  static constexpr size_t kShards = 32;
-  static constexpr size_t kMaxEntriesPerShard = 16384;
-  struct alignas(64) CacheShard {  // one cache line each: no false sharing between threads' locks
-    std::mutex mu;
-    std::unordered_map<std::string, std::vector<uint32_t>, StringHash, std::equal_to<>> map;
-  };
-  mutable std::unique_ptr<CacheShard[]> cache_;
+  static constexpr size_t kMaxCacheEntries = size_t{1} << 19;  // per thread; cleared when full
+  uint64_t cache_id_ = 0;
 };
 
 }  // namespace fm
