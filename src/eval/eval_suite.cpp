@@ -1,4 +1,5 @@
 #include "eval/eval_suite.h"
+#include "gguf/gguf_input.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -17,8 +18,8 @@ Status RunEvalSuite(const EvalSpec& spec, ResultsTable* table, nlohmann::ordered
     return Status::InvalidArgument("nothing to evaluate: give --ppl, --task or --ifeval");
   }
   for (const auto& [name, path] : spec.models) {
-    if (!fs::is_directory(path))
-      return Status::NotFound(path + ": no such model folder (model '" + name + "')");
+    if (!fs::is_directory(path) && !gguf::IsGgufFile(path))
+      return Status::NotFound(path + ": no such model folder or GGUF file (model '" + name + "')");
   }
   // Read and check every input before the first model loads, so a typo fails in seconds.
   EvalPlan plan;

@@ -1,5 +1,7 @@
 #include "report/report_data.h"
 
+#include <cstdio>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -137,6 +139,11 @@ void Flatten(const Json& j, const std::string& prefix,
   std::string v;
   if (j.is_string()) {
     v = j.get<std::string>();
+  } else if (j.is_number_float()) {
+    // Settings often pass through f32 (0.001f prints as 0.0010000000474974513): 7 significant digits.
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.7g", j.get<double>());
+    v = buf;
   } else if (j.is_array() &&
              std::all_of(j.begin(), j.end(), [](const Json& e) { return e.is_primitive(); })) {
     for (const Json& e : j) v += (v.empty() ? "" : ", ") + (e.is_string() ? e.get<std::string>() : e.dump());

@@ -303,12 +303,12 @@ TEST(GgufCli, EvalAndGenerateReadGguf) {
       << gguf_out;
   // stdout carries the text; stderr lines (timings, the import note) differ, so compare the generated text.
   std::string fa, fb;
-  ASSERT_EQ(fm::testing::RunCommand(std::string(FINMERGE_BINARY) + " generate --model " + tmp / "src" +
-                                        " --prompt 'The rate' --max-new-tokens 8 --precision fp32 2>/dev/null",
+  ASSERT_EQ(fm::testing::RunCommand("(" + std::string(FINMERGE_BINARY) + " generate --model " + tmp / "src" +
+                                        " --prompt 'The rate' --max-new-tokens 8 --precision fp32 2>/dev/null)",
                                     &fa),
             0);
-  ASSERT_EQ(fm::testing::RunCommand("TMPDIR=" + tmp.path() + " " + FINMERGE_BINARY + " generate --model " +
-                                        tmp / "m.gguf" + " --prompt 'The rate' --max-new-tokens 8 --precision fp32 2>/dev/null",
+  ASSERT_EQ(fm::testing::RunCommand("(TMPDIR=" + tmp.path() + " " + FINMERGE_BINARY + " generate --model " +
+                                        tmp / "m.gguf" + " --prompt 'The rate' --max-new-tokens 8 --precision fp32 2>/dev/null)",
                                     &fb),
             0);
   EXPECT_EQ(fa, fb);

@@ -279,6 +279,10 @@ TEST(ReadSettings, FlattensNestedObjects) {
   EXPECT_FALSE(ReadSettings(Write(tmp, "s.json", "[1]"), &s).ok());
   ASSERT_TRUE(ReadSettings(Write(tmp, "s.json", "{}"), &s).ok());
   EXPECT_TRUE(s.empty());
+  // A float that went through f32 shows as the value that was meant.
+  ASSERT_TRUE(ReadSettings(Write(tmp, "s.json", R"({"lr": 0.0010000000474974513, "min_lr": 9.999999747378752e-05})"), &s).ok());
+  const std::vector<std::pair<std::string, std::string>> rounded = {{"lr", "0.001"}, {"min_lr", "0.0001"}};
+  EXPECT_EQ(s, rounded);
 }
 
 }  // namespace
