@@ -9,25 +9,15 @@
 #include <cmath>
 
 #include "model/fast_exp.h"
+#include "model/layers/attention_common.h"
 #include "model/inference.h"
 
 namespace fm {
 
 namespace {
 
-// OpenBLAS single-threaded inside our own OpenMP tasks, restored afterwards.
-class SingleThreadedBlas {
- public:
-  SingleThreadedBlas() : saved_(openblas_get_num_threads()) { openblas_set_num_threads(1); }
-  ~SingleThreadedBlas() { openblas_set_num_threads(saved_); }
-
- private:
-  int saved_;
-};
-
-inline int KeyStart(int t, int window) {
-  return window > 0 && t - window + 1 > 0 ? t - window + 1 : 0;
-}
+using attention_internal::KeyStart;
+using attention_internal::SingleThreadedBlas;
 
 }  // namespace
 
