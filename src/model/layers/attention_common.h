@@ -16,6 +16,8 @@ class SingleThreadedBlas {
 };
 
 // Keys visible to query t: [KeyStart(t), t] (window 0 = no sliding window).
-inline int KeyStart(int t, int window) { return window > 0 && t - window + 1 > 0 ? t - window + 1 : 0; }
+inline int KeyStart(int t, int window) {
+  return window > 0 && t - window + 1 > 0 ? t - window + 1 : 0;
+}
 
 }  // namespace fm::attention_internal
