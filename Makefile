@@ -3,6 +3,12 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 CMAKE_GEN := -G Ninja
+# Unity builds (16 sources a translation unit) cut a from-scratch build's CPU time ~2.5x (measured: 24 -> ~10
+# CPU minutes for the release build), which is what CI pays twice (release + sanitizer). Sources therefore keep
+# file-local names unique within their target (anonymous namespaces are shared within a batch); a clash is a
+# compile error, never a silent change. UNITY=OFF builds file by file (faster incremental rebuilds).
+UNITY ?= ON
+CMAKE_UNITY := -DCMAKE_UNITY_BUILD=$(UNITY) -DCMAKE_UNITY_BUILD_BATCH_SIZE=16
 
 .PHONY: deps build test test-unit test-asan asan-build fuzz demo bench format clean
 
@@ -10,7 +16,7 @@ deps:
 	@bash scripts/install-deps.sh
 
 build: deps
-	@test -f $(BUILD)/build.ninja || cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release
+	@test -f $(BUILD)/build.ninja || cmake -S . -B $(BUILD) $(CMAKE_GEN) $(CMAKE_UNITY) -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD) -j $(JOBS)
 
 # Every test: the unit and integration tests (release build), then the unit tests again under ASan+UBSan,
@@ -28,7 +34,7 @@ test-unit: build
 ASAN_TARGETS := test_base test_io test_tokenizer test_model test_train test_merge test_eval test_gguf \
   test_pipeline test_report safetensors_header_fuzz
 asan-build: deps
-	@test -f $(ASAN_BUILD)/build.ninja || cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Sanitize \
+	@test -f $(ASAN_BUILD)/build.ninja || cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) $(CMAKE_UNITY) -DCMAKE_BUILD_TYPE=Sanitize \
 	  -DCMAKE_CXX_FLAGS_SANITIZE="-O1" -DFINMERGE_SANITIZE=ON -DFINMERGE_BENCH=OFF -DFINMERGE_TESTS_NEED_CLI=OFF
 	cmake --build $(ASAN_BUILD) -j $(JOBS) --target $(ASAN_TARGETS)
 

@@ -38,4 +38,4 @@ int ReportError(const Status& s);
 #define FM_CONCAT(a, b) FM_CONCAT_INNER(a, b)
 // Variadic so that a lambda with commas (capture lists) can be passed unparenthesised.
 #define FM_REGISTER_COMMAND(name, description, ...) \
-  static ::fm::cli::CommandRegistrar FM_CONCAT(fm_command_registrar_, __LINE__)(name, description, __VA_ARGS__)
+  static ::fm::cli::CommandRegistrar FM_CONCAT(fm_command_registrar_, __COUNTER__)(name, description, __VA_ARGS__)

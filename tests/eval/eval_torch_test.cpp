@@ -30,18 +30,6 @@
 namespace fm {
 namespace {
 
-std::string FindTorchPython() {
-  std::vector<std::string> candidates;
-  if (const char* env = std::getenv("FINMERGE_PYTHON")) candidates.push_back(env);
-  candidates.push_back("/usr/bin/python3");
-  candidates.push_back("python3");
-  for (const std::string& py : candidates) {
-    std::string out;
-    if (testing::RunCommand(py + " -c 'import torch, numpy'", &out) == 0) return py;
-  }
-  return "";
-}
-
 std::vector<uint32_t> RandomTokens(int n, int V, std::mt19937_64& rng) {
   std::vector<uint32_t> t(n);
   for (auto& x : t) x = static_cast<uint32_t>(rng() % V);
@@ -95,7 +83,7 @@ class EvalVsTorch : public ::testing::TestWithParam<size_t> {
       std::ofstream(dir + "/requests.json") << req.dump();
       case_dirs += " '" + dir + "'";
     }
-    const std::string py = FindTorchPython();
+    const std::string py = testing::TorchPython();
     if (py.empty()) {
       error_ =
           "no python3 with torch and numpy found (run: bash scripts/install-deps.sh, or set FINMERGE_PYTHON)";

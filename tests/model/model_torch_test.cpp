@@ -41,20 +41,6 @@ int RunCommand(const std::string& cmd, std::string* output) {
   return pclose(p);
 }
 
-// The first of $FINMERGE_PYTHON, python3, /usr/bin/python3 that can import torch (pyenv shims may shadow the
-// Debian interpreter that has python3-torch); empty if none.
-std::string FindTorchPython() {
-  std::vector<std::string> candidates;
-  if (const char* env = std::getenv("FINMERGE_PYTHON")) candidates.push_back(env);
-  candidates.push_back("python3");
-  candidates.push_back("/usr/bin/python3");
-  for (const std::string& py : candidates) {
-    std::string out;
-    if (RunCommand(py + " -c 'import torch, numpy'", &out) == 0) return py;
-  }
-  return "";
-}
-
 double MaxRelDiff(const float* ours, const float* ref, size_t n) {
   double diff = 0, scale = 0;
   for (size_t i = 0; i < n; i++) {
@@ -92,7 +78,7 @@ class ModelVsTorch : public ::testing::TestWithParam<size_t> {
       f.write(reinterpret_cast<const char*>(targets.data()), targets.size() * 4);
       case_dirs += " '" + dir + "'";
     }
-    const std::string py = FindTorchPython();
+    const std::string py = testing::TorchPython();
     if (py.empty()) {
       error_ =
           "no python3 with torch and numpy found (run: bash scripts/install-deps.sh, or set FINMERGE_PYTHON)";

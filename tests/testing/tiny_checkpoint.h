@@ -139,4 +139,22 @@ inline int RunCommand(const std::string& cmd, std::string* output) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+// The PyTorch oracle's interpreter: the first of $FINMERGE_PYTHON, /usr/bin/python3 (Debian's python3-torch)
+// and python3 that imports torch and numpy (a pyenv shim may shadow the Debian interpreter); empty if none.
+// Looked up once per process.
+inline const std::string& TorchPython() {
+  static const std::string python = [] {
+    std::vector<std::string> candidates;
+    if (const char* env = std::getenv("FINMERGE_PYTHON")) candidates.push_back(env);
+    candidates.push_back("/usr/bin/python3");
+    candidates.push_back("python3");
+    for (const std::string& py : candidates) {
+      std::string out;
+      if (RunCommand(py + " -c 'import torch, numpy'", &out) == 0) return py;
+    }
+    return std::string();
+  }();
+  return python;
+}
+
 }  // namespace fm::testing

@@ -21,7 +21,7 @@
 #include "tokenizer/chat_template.h"
 #include "tokenizer/jinja_template.h"
 
-namespace fm {
+namespace fm::chat_template_oracle {
 namespace {
 
 using json = nlohmann::ordered_json;
@@ -321,4 +321,4 @@ TEST(ChatTemplateOracle, ChatTemplateFromTokenizerDirMatchesOracle) {
 }
 
 }  // namespace
-}  // namespace fm
+}  // namespace fm::chat_template_oracle

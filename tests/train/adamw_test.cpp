@@ -53,18 +53,9 @@ TEST(AdamW, GradScaleEqualsPrescaledGradients) {
   for (int i = 0; i < 5; i++) EXPECT_EQ(p1[i], p2[i]) << i;
 }
 
-// Finds a python3 that has torch (Debian's python3-torch lives in /usr/bin/python3).
-std::string PythonWithTorch() {
-  for (const char* py : {"/usr/bin/python3", "python3"}) {
-    std::string out;
-    if (testing::RunCommand(std::string(py) + " -c 'import torch'", &out) == 0) return py;
-  }
-  return "";
-}
-
 // Three steps of torch.optim.AdamW (two param groups: decay on / off) against ours, on random values.
 TEST(AdamW, MatchesTorchAdamW) {
-  const std::string py = PythonWithTorch();
+  const std::string py = testing::TorchPython();
   if (py.empty()) GTEST_SKIP() << "python3 with torch not found (apt-get install python3-torch)";
   const int n1 = 37, n2 = 11, steps = 3;
   std::mt19937 rng(3);

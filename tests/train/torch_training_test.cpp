@@ -45,14 +45,6 @@ constexpr double kSignal = 1e-2;
 const AdamWOptions kAdamW = {.beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f};
 const LrSchedule kSchedule = {.max_lr = 1e-2f, .min_lr = 1e-3f, .warmup_steps = 3, .total_steps = kSteps};
 
-std::string PythonWithTorch() {
-  for (const char* py : {"/usr/bin/python3", "python3"}) {
-    std::string out;
-    if (testing::RunCommand(std::string(py) + " -c 'import torch, numpy'", &out) == 0) return py;
-  }
-  return "";
-}
-
 double MaxRelDiff(const float* ours, const float* ref, size_t n) {
   double diff = 0, scale = 0;
   for (size_t i = 0; i < n; i++) {
@@ -106,7 +98,7 @@ class TrainingVsTorch : public ::testing::TestWithParam<size_t> {
       std::ofstream(dir + "/schedule.json") << sched.dump();
       case_dirs += " '" + dir + "'";
     }
-    const std::string py = PythonWithTorch();
+    const std::string py = testing::TorchPython();
     if (py.empty()) {
       error_ = "no python3 with torch and numpy found (run: bash scripts/install-deps.sh)";
       return;
