@@ -34,7 +34,12 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // Bad arguments read like every other error: one line, what is wrong and where to look.
+    std::string command = "finmerge";
+    for (const CLI::App* sub : app.get_subcommands()) command += " " + sub->get_name();
+    std::fprintf(stderr, "finmerge: error: %s (see '%s --help')\n", e.what(), command.c_str());
+    return 2;
   }
   for (auto& [sub, run] : runners) {
     if (sub->parsed()) {

@@ -93,6 +93,21 @@ TEST_F(MergeCliTest, BadInputsGiveOneLineErrorsAndNoOutput) {
   EXPECT_NE(out.find("no such model"), std::string::npos) << out;
 }
 
+// Argument errors read like every other error: one "finmerge: error:" line naming the command's help, exit 2.
+TEST_F(MergeCliTest, ArgumentErrorsAreOneLineWithExitCode2) {
+  std::string out;
+  EXPECT_EQ(Run("merge", &out), 2);
+  EXPECT_EQ(out, "finmerge: error: config is required (see 'finmerge merge --help')\n");
+  EXPECT_EQ(Run("chat-vector --base " + (dir_ / "base") + " --weight notanumber", &out), 2);
+  EXPECT_EQ(out.rfind("finmerge: error: ", 0), 0u) << out;
+  EXPECT_NE(out.find("finmerge chat-vector --help"), std::string::npos) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  EXPECT_EQ(Run("", &out), 2);
+  EXPECT_EQ(out.rfind("finmerge: error: ", 0), 0u) << out;
+  EXPECT_EQ(Run("merge --help", &out), 0);
+  EXPECT_NE(out.find("Usage:"), std::string::npos) << out;
+}
+
 TEST_F(MergeCliTest, InspectAndAnalyze) {
   std::string out;
   ASSERT_EQ(Run("inspect " + (dir_ / "base"), &out), 0) << out;
