@@ -20,6 +20,7 @@ int RunExport(const std::string& dir, const std::string& out, const std::string&
   fm::gguf::ExportSummary sum;
   s = fm::gguf::ExportGguf(dir, out, opt, &sum);
   if (!s.ok()) return fm::cli::ReportError(s);
+  for (const std::string& n : sum.notes) std::fprintf(stderr, "note: %s\n", n.c_str());
   std::printf("wrote %s: GGUF v3, architecture %s, %zu tensors, %s in %.1f s (%s/s)\n", out.c_str(),
               sum.gguf_arch.c_str(), sum.tensors, fm::HumanBytes(static_cast<double>(sum.bytes)).c_str(),
               sum.seconds, fm::HumanBytes(sum.bytes / std::max(sum.seconds, 1e-9)).c_str());

@@ -295,6 +295,13 @@ Status ExportGguf(const std::string& model_dir, const std::string& out_file, con
     summary->tensors = plan.size();
     summary->bytes = header.size() + pos;
     summary->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (cfg.sliding_window > 0) {
+      summary->notes.push_back(
+          "sliding_window " + std::to_string(cfg.sliding_window) +
+          " is not stored: llama.cpp's llama architecture attends to every earlier token, so its outputs differ "
+          "from finmerge's and transformers' on sequences longer than " +
+          std::to_string(cfg.sliding_window) + " tokens");
+    }
   }
   return Status::Ok();
 }

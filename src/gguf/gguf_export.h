@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "gguf/gguf_file.h"
@@ -25,6 +26,8 @@ struct ExportSummary {
   size_t tensors = 0;
   uint64_t bytes = 0;  // file size
   double seconds = 0;
+  // What the GGUF cannot carry and how that changes the model's behaviour in llama.cpp.
+  std::vector<std::string> notes;
 };
 
 // Parses "f32", "f16", "bf16", "q8_0" (upper case accepted).

@@ -315,5 +315,23 @@ TEST(GgufCli, EvalAndGenerateReadGguf) {
   EXPECT_FALSE(fa.empty());
 }
 
+// What the GGUF cannot carry is said: a Mistral sliding window (llama.cpp's llama architecture attends to every
+// earlier token) gives a note on export; a model without one exports silently.
+TEST(GgufCli, SlidingWindowNotedOnExport) {
+  fm::testing::TempDir tmp;
+  testutil::TinySpec spec = SmallSpec(5);
+  spec.model_type = "mistral";
+  spec.tied = false;
+  testutil::WriteTinyGgufModel(tmp / "m", spec);
+  std::string out;
+  ASSERT_EQ(RunFinmerge("export-gguf " + (tmp / "m") + " -o " + (tmp / "a.gguf") + " --type f32", &out), 0) << out;
+  EXPECT_EQ(out.find("note:"), std::string::npos) << out;
+  nlohmann::json cfg = nlohmann::json::parse(std::ifstream(tmp / "m/config.json"));
+  cfg["sliding_window"] = 64;
+  fm::testing::WriteJsonFile(tmp / "m/config.json", cfg);
+  ASSERT_EQ(RunFinmerge("export-gguf " + (tmp / "m") + " -o " + (tmp / "b.gguf") + " --type f32", &out), 0) << out;
+  EXPECT_NE(out.find("note: sliding_window 64 is not stored"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace fm::gguf
