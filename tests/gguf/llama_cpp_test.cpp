@@ -5,21 +5,30 @@
 //
 // Checks, per prompt:
 //  - llama.cpp's tokenization equals finmerge's;
-//  - llama.cpp's greedy continuation equals finmerge's greedy decoding (argmax of Model::ForwardLogits over
-//  the
-//    whole sequence at every step, on exactly the weights the GGUF holds, read back by ImportGguf) up to the
-//    first near-tie, a step whose top two logits are within 1e-3 (float summation order may flip those).
-//    F32 and F16: every prompt, all 16 tokens. Q8_0: the first 8 tokens on most prompts (see kQ8Fraction).
+//  - llama.cpp's greedy continuation equals finmerge's greedy decoding on exactly the weights the GGUF holds
+//    (read back by ImportGguf; for F32 the source folder itself) up to the first near-tie, a step whose top
+//    two logits are within 1e-3 (float summation order may flip those).
+//    F32 and F16: 12 prompts x 16 tokens, every prompt equal; finmerge's logits are Model::ForwardLogits over
+//    the whole sequence at every step.
+//    Q8_0: 24 prompts x 8 tokens, at least 95% of prompts equal (the issue's bar; measured: all, see below);
+//    finmerge's logits are Model's forward with llama.cpp's Q8_0 arithmetic (q8_0_reference.h).
 //
-// Why the earlier F16 / Q8_0 / qwen2 divergences were not export bugs: llama.cpp stores the K/V cache as f16
-// by default (the oracle now keeps it in f32, flash attention off), it multiplies F16 weights with
-// activations rounded to f16 and Q8_0 weights with activations quantised to Q8_0 blocks, and the former tiny
-// models (weights N(0, 0.35) at width 64: every layer amplifies a perturbation ~3x) turned that rounding into
-// logit changes far above 1e-3. The models here are well conditioned (weights N(0, 0.08), logits ~0.3 wide,
-// output rows scaled by exp(N(0, 0.5)) so the top of the logit distribution spreads as in a trained model).
-// F32/F16 then match on every token; Q8_0 activation quantisation (~0.5% per value) still flips 0-4 of 24
-// prompts within 8 tokens, each at a top-2 gap below ~0.05, while a layout error (wrong block, scale or
-// permutation) breaks nearly every first token.
+// Why Q8_0 needs that reference: ggml multiplies a Q8_0 matrix by activations it first quantises to Q8_0
+// blocks itself (~0.5% per value). These tiny random models have flat logits (top-2 gaps of a few 1e-3 are
+// common), so against plain f32 activations 0-4 of 24 prompts flipped within 8 tokens, always at gaps below
+// ~0.05. Training the models first does not cure it: models trained briefly on FOMC statements (loss 7 ->
+// 0.5-1.4) flipped as often (18-23 of 24), at gaps up to ~0.1, since training grows the activations and the
+// rounding with them. With the activation rounding reproduced, seeds 1-5 and 7 of all four architectures
+// matched every prompt over 8 tokens; over 16 tokens, 1 prompt of 360 flipped at token 15 (gap 0.004: one
+// activation landing on the other side of a rounding boundary). A layout error still breaks the check: with
+// the reference's Q/K rows in the GGUF's interleaved order, Q8_0 llama keeps 8 of 24 prompts, qwen3 none.
+//
+// Why the earlier F16 / qwen2 divergences were not export bugs: llama.cpp stores the K/V cache as f16 by
+// default (the oracle keeps it in f32, flash attention off), it multiplies F16 weights with activations
+// rounded to f16, and the former tiny models (weights N(0, 0.35) at width 64: every layer amplifies a
+// perturbation ~3x) turned that rounding into logit changes far above 1e-3. The models here are well
+// conditioned (weights N(0, 0.08), logits ~0.3 wide, output rows scaled by exp(N(0, 0.5)) so the top of the
+// logit distribution spreads as in a trained model), and F32/F16 match on every token.
 //
 // The test fails (is not skipped) when the oracle cannot run.
 #include <gtest/gtest.h>
@@ -38,6 +47,7 @@
 #include "gguf_test_util.h"
 #include "io/model_folder.h"
 #include "model/model.h"
+#include "q8_0_reference.h"
 #include "tokenizer/byte_level.h"
 
 namespace fm::gguf {
@@ -80,7 +90,9 @@ struct Greedy {
   std::vector<float> gaps;  // top-1 minus top-2 logit at each generated step
 };
 
-Greedy Decode(Model& m, const Tokenizer& tok, const std::string& text, int n) {
+// Greedy decoding of `n` tokens. q8_0_arithmetic: logits as llama.cpp computes them with Q8_0 weights
+// (q8_0_reference.h); otherwise Model::ForwardLogits over the whole sequence.
+Greedy Decode(Model& m, const Tokenizer& tok, const std::string& text, int n, bool q8_0_arithmetic) {
   Greedy g;
   EXPECT_TRUE(tok.Encode(text, tok.add_bos(), &g.prompt).ok());
   std::vector<uint32_t> seq = g.prompt;
@@ -88,9 +100,16 @@ Greedy Decode(Model& m, const Tokenizer& tok, const std::string& text, int n) {
   std::vector<float> logits;
   for (int step = 0; step < n; step++) {
     const int T = static_cast<int>(seq.size());
-    logits.resize(static_cast<size_t>(T) * V);
-    m.ForwardLogits(seq.data(), 1, T, logits.data());
-    const float* last = logits.data() + static_cast<size_t>(T - 1) * V;
+    const float* last;
+    if (q8_0_arithmetic) {
+      logits.resize(V);
+      testutil::Q8_0LastLogits(m, seq.data(), T, logits.data());
+      last = logits.data();
+    } else {
+      logits.resize(static_cast<size_t>(T) * V);
+      m.ForwardLogits(seq.data(), 1, T, logits.data());
+      last = logits.data() + static_cast<size_t>(T - 1) * V;
+    }
     int best = 0;
     for (int v = 1; v < V; v++)
       if (last[v] > last[best]) best = v;
@@ -206,7 +225,8 @@ void CheckAgainstLlamaCpp(const std::string& model_type, TensorType type, size_t
   const std::vector<std::string> prompts(Prompts().begin(), Prompts().begin() + n_prompts);
   std::vector<Greedy> ours;
   const auto t0 = std::chrono::steady_clock::now();
-  for (const std::string& p : prompts) ours.push_back(Decode(*model, *tok, p, must_match));
+  for (const std::string& p : prompts)
+    ours.push_back(Decode(*model, *tok, p, must_match, type == TensorType::kQ8_0));
   const auto t1 = std::chrono::steady_clock::now();
   nlohmann::json res;
   std::string why = RunOracle(tmp / "m.gguf", prompts, ours, must_match, tmp.path(), &res);
@@ -225,7 +245,9 @@ void CheckAgainstLlamaCpp(const std::string& model_type, TensorType type, size_t
     EXPECT_EQ(c["tokens"].get<std::vector<uint32_t>>(), ours[i].prompt) << "tokenization of prompt " << i;
     const auto pieces = c["pieces"].get<std::vector<std::string>>();
     const auto llama_text = c["expected_pieces"].get<std::vector<std::string>>();
-    ASSERT_EQ(pieces.size(), static_cast<size_t>(must_match)) << "prompt " << i;
+    ASSERT_EQ(pieces.size(), static_cast<size_t>(must_match))
+        << "prompt " << i
+        << (c["stopped_eos"].get<bool>() ? ": llama.cpp stopped at an end-of-generation token" : "");
     int same = 0;
     bool diverged = false;
     for (; same < must_match; same++) {
@@ -259,11 +281,12 @@ void CheckAgainstLlamaCpp(const std::string& model_type, TensorType type, size_t
   EXPECT_GE(compared_tokens, static_cast<int>(prompts.size() * must_match * 3 / 4)) << "too many near-ties";
 }
 
-// F32/F16: 12 prompts x 16 tokens, all equal. Q8_0: 24 prompts x 8 tokens; the issue asks for >= 95% of
-// prompts, these random models reach 83-100% (see the header), so the test holds the measured floor of 75%.
+// F32/F16: 12 prompts x 16 tokens, all equal. Q8_0: 24 prompts x 8 tokens, >= 95% of prompts equal (the
+// issue's bar, 23 of 24; all 24 measured, see the header): one prompt may flip where an activation sits on
+// a rounding boundary of the Q8_0 quantisation.
 constexpr size_t kPrompts = 12, kPromptsQ8 = 24;
 constexpr int kPredict = 16, kPredictQ8 = 8;
-constexpr double kQ8Fraction = 0.75;
+constexpr double kQ8Fraction = 0.95;
 
 TEST(LlamaCpp, LlamaF32) {
   CheckAgainstLlamaCpp("llama", TensorType::kF32, kPrompts, kPredict, 1.0);
