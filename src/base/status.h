@@ -30,6 +30,12 @@ class Status {
   // The message, or "ok".
   std::string ToString() const { return ok() ? "ok" : msg_; }
 
+  // Returns a copy with the same code and message `msg` (an error re-worded for the user); ok stays ok.
+  Status WithMessage(std::string msg) const {
+    if (ok()) return *this;
+    return Status(code_, std::move(msg));
+  }
+
   // Returns a copy whose message is "<prefix>: <message>" (adds the file or stage the error happened in).
   Status WithPrefix(const std::string& prefix) const {
     if (ok()) return *this;

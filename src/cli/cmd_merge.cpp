@@ -54,7 +54,9 @@ fm::Status ParseSize(const std::string& s, uint64_t* out) {
 // GGUF files given as models become temporary Hugging Face folders (src/gguf/gguf_input.h), each imported
 // once however often it is named; `keep` owns them until the merge is done.
 using GgufTemps = std::vector<std::unique_ptr<fm::gguf::TemporaryModelFolder>>;
-fm::Status ResolveGgufInputs(fm::MergeConfig* cfg, std::string* config_source, GgufTemps* keep) {
+// `names` maps each temporary folder back to its GGUF file, so the model card and messages show the file.
+fm::Status ResolveGgufInputs(fm::MergeConfig* cfg, std::string* config_source, GgufTemps* keep,
+                             std::map<std::string, std::string>* names) {
   std::map<std::string, std::string> done;
   auto resolve = [&](std::string* path) -> fm::Status {
     if (path->empty()) return fm::Status::Ok();
@@ -63,7 +65,10 @@ fm::Status ResolveGgufInputs(fm::MergeConfig* cfg, std::string* config_source, G
       std::unique_ptr<fm::gguf::TemporaryModelFolder> temp;
       std::string folder;
       FM_RETURN_IF_ERROR(fm::gguf::ResolveModelInput(*path, &folder, &temp));
-      if (temp) keep->push_back(std::move(temp));
+      if (temp) {
+        keep->push_back(std::move(temp));
+        (*names)[folder] = *path;
+      }
       it = done.emplace(*path, folder).first;
     }
     *path = it->second;
@@ -102,7 +107,7 @@ int RunMergeCommand(const std::string& config_path, const CommonFlags& f) {
   ss << in.rdbuf();
   opts.recipe_yaml = ss.str();  // the exact recipe as given
   GgufTemps temps;
-  s = ResolveGgufInputs(&cfg, nullptr, &temps);
+  s = ResolveGgufInputs(&cfg, nullptr, &temps, &opts.input_names);
   if (!s.ok()) return fm::cli::ReportError(s);
   fm::MergeSummary sum;
   s = fm::RunMerge(cfg, f.out, opts, &sum);
@@ -153,7 +158,7 @@ int RunChatVector(const ChatVectorFlags& cv, const CommonFlags& f) {
                       "pretrained model `" + cv.domain + "` plus " + wbuf + " x the instruction vector (`" + cv.instruct +
                       "` - `" + cv.base + "`), the chat-vector merge of Hirano & Imajo (2024).";
   GgufTemps temps;
-  s = ResolveGgufInputs(&cfg, &opts.config_source, &temps);
+  s = ResolveGgufInputs(&cfg, &opts.config_source, &temps, &opts.input_names);
   if (!s.ok()) return fm::cli::ReportError(s);
   fm::MergeSummary sum;
   s = fm::RunMerge(cfg, f.out, opts, &sum);

@@ -304,7 +304,20 @@ const char* TorchDtype(DType t) { return t == DType::kBF16 ? "bfloat16" : t == D
 
 }  // namespace
 
-Status RunMerge(const MergeConfig& cfg, const std::string& out_dir, const MergeOptions& opts, MergeSummary* summary) {
+std::string NameInputs(std::string text, const std::map<std::string, std::string>& input_names) {
+  for (const auto& [folder, name] : input_names) {
+    if (folder.empty()) continue;
+    for (size_t at = text.find(folder); at != std::string::npos; at = text.find(folder, at + name.size())) {
+      text.replace(at, folder.size(), name);
+    }
+  }
+  return text;
+}
+
+namespace {
+
+Status RunMergeWithFolders(const MergeConfig& cfg, const std::string& out_dir, const MergeOptions& opts,
+                           MergeSummary* summary) {
   auto start = std::chrono::steady_clock::now();
   const MergeMethod* method = nullptr;
   FM_RETURN_IF_ERROR(ValidateMergeConfig(cfg, &method));
@@ -428,7 +441,7 @@ Status RunMerge(const MergeConfig& cfg, const std::string& out_dir, const MergeO
     card << "\n## Notes\n\n";
     for (const std::string& n : notes) card << "- " << n << "\n";
   }
-  FM_RETURN_IF_ERROR(WriteText(out.temp_path() + "/README.md", card.str()));
+  FM_RETURN_IF_ERROR(WriteText(out.temp_path() + "/README.md", NameInputs(card.str(), opts.input_names)));
   FM_RETURN_IF_ERROR(out.Commit());
 
   if (summary) {
@@ -439,6 +452,18 @@ Status RunMerge(const MergeConfig& cfg, const std::string& out_dir, const MergeO
     summary->notes = notes;
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status RunMerge(const MergeConfig& cfg, const std::string& out_dir, const MergeOptions& opts, MergeSummary* summary) {
+  Status s = RunMergeWithFolders(cfg, out_dir, opts, summary);
+  if (opts.input_names.empty()) return s;
+  if (!s.ok()) return s.WithMessage(NameInputs(s.message(), opts.input_names));
+  if (summary) {
+    for (std::string& n : summary->notes) n = NameInputs(n, opts.input_names);
+  }
+  return s;
 }
 
 }  // namespace fm

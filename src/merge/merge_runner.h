@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,9 @@ struct MergeOptions {
   std::string recipe_yaml;          // written as finmerge_config.yaml; default: MergeConfigToYaml(cfg)
   std::string card_summary;         // one paragraph for README.md
   bool quiet = false;
+  // Input folder -> the name the user gave it (a GGUF file arrives as a temporary folder): README.md, the
+  // notes and error messages show the name, never the temporary path.
+  std::map<std::string, std::string> input_names;
 };
 
 struct MergeSummary {
@@ -38,6 +42,9 @@ struct MergeSummary {
 };
 
 Status RunMerge(const MergeConfig& cfg, const std::string& out_dir, const MergeOptions& opts, MergeSummary* summary);
+
+// `text` with every input folder of `input_names` replaced by its name.
+std::string NameInputs(std::string text, const std::map<std::string, std::string>& input_names);
 
 // Jinja chat templates for the named formats mergekit's `chat_template` accepts ("chatml", "llama3",
 // "alpaca", "alpaca-ja"); empty if unknown.

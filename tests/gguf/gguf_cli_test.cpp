@@ -156,6 +156,13 @@ void MergeFromGguf(const std::string& type, bool exact) {
   ASSERT_EQ(RunFinmerge("merge " + tmp / "gguf.yaml" + " -o " + tmp / "m_gguf" + " -q", &out, imports), 0)
       << out;
   EXPECT_NE(out.find("imported as the temporary Hugging Face folder"), std::string::npos) << out;
+  // The model card names the GGUF files given, not the temporary folders they were imported into.
+  {
+    std::ifstream card_file(tmp / "m_gguf/README.md");
+    const std::string card((std::istreambuf_iterator<char>(card_file)), std::istreambuf_iterator<char>());
+    EXPECT_NE(card.find(tmp / "base.gguf"), std::string::npos) << card;
+    EXPECT_EQ(card.find(imports), std::string::npos) << card;
+  }
   // Q8_0: each input value is off by at most half a quantisation step (amax/127/2 of its block); the merge
   // base + 0.7 (a - base) + 0.5 (b - base) = -0.2 base + 0.7 a + 0.5 b adds those with weights 0.2+0.7+0.5.
   // Inputs are N(0, 0.1) and norms ~1 (norms stay F32 in GGUF), so amax of any block < 1.5.
