@@ -5,9 +5,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
 
 #include <yaml-cpp/yaml.h>
 
+#include "gguf/gguf_input.h"
 #include "merge/merge_config.h"
 #include "merge/merge_runner.h"
 #include "merge/task_vector_analysis.h"
@@ -111,7 +114,16 @@ Status RootStage(Distributed& d, RunFolder* run, const std::string& name, const 
 
 }  // namespace
 
-Status RunBuild(const Recipe& recipe, const BuildOptions& opts, BuildSummary* summary) {
+namespace {
+
+// The build on model folders; `originals` maps the temporary folders of GGUF inputs back to the files, whose
+// fingerprints (not the fresh import's) decide what is redone.
+Status RunBuildOnFolders(const Recipe& recipe, const std::map<std::string, std::string>& originals,
+                         const BuildOptions& opts, BuildSummary* summary) {
+  auto fingerprint = [&](const std::string& path, std::string* fp) {
+    auto it = originals.find(path);
+    return FingerprintPath(it == originals.end() ? path : it->second, fp);
+  };
   const auto t0 = std::chrono::steady_clock::now();
   Distributed& dist = Distributed::Get();
   if (!dist.init_status().ok()) return dist.init_status();
@@ -128,15 +140,15 @@ Status RunBuild(const Recipe& recipe, const BuildOptions& opts, BuildSummary* su
     if (!s.ok()) return s;
   }
   std::string base_fp, instruct_fp;
-  s = FingerprintPath(recipe.base, &base_fp);
-  if (s.ok()) s = FingerprintPath(recipe.instruct, &instruct_fp);
+  s = fingerprint(recipe.base, &base_fp);
+  if (s.ok()) s = fingerprint(recipe.instruct, &instruct_fp);
   if (!s.ok()) return s;
 
   // --- tokenize / replay / cpt --------------------------------------------------------------------------
   std::string cpt_model = recipe.cpt_model, cpt_fp;
   if (cpt_model.empty()) {
     std::string tok_fp;
-    s = FingerprintPath(recipe.tokenizer, &tok_fp);
+    s = fingerprint(recipe.tokenizer, &tok_fp);
     if (!s.ok()) return s;
     auto shard_stage = [&](const std::string& name, const RecipeCorpus& corpus, std::string* fp) -> Status {
       std::vector<std::string> files;
@@ -240,7 +252,7 @@ Status RunBuild(const Recipe& recipe, const BuildOptions& opts, BuildSummary* su
     if (!s.ok()) return s;
     cpt_model = recipe.run_dir + "/cpt/model";
   } else {
-    s = FingerprintPath(cpt_model, &cpt_fp);
+    s = fingerprint(cpt_model, &cpt_fp);
     if (!s.ok()) return s;
   }
   // Only rank 0 goes on: merging, evaluating and reporting need no other process.
@@ -258,6 +270,7 @@ Status RunBuild(const Recipe& recipe, const BuildOptions& opts, BuildSummary* su
         MergeOptions mo;
         mo.quiet = opts.quiet;
         mo.config_source = cpt_model;
+        mo.input_names = originals;
         mo.card_summary = "Built by `finmerge build " + recipe.file + "`: the continually pretrained model plus the "
                           "instruction vector (instruct - base), after Hirano & Imajo (2024).";
         MergeSummary ms;
@@ -320,6 +333,31 @@ Status RunBuild(const Recipe& recipe, const BuildOptions& opts, BuildSummary* su
     summary->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
   return Status::Ok();
+}
+
+}  // namespace
+
+Status RunBuild(const Recipe& recipe, const BuildOptions& opts, BuildSummary* summary) {
+  // GGUF files named as base, instruct or CPT model (or tokenizer source) are imported into temporary Hugging
+  // Face folders for this run (each file once; under mpirun every rank imports its own).
+  Recipe r = recipe;
+  std::map<std::string, std::string> originals, imported;  // folder -> file, file -> folder
+  std::vector<std::unique_ptr<gguf::TemporaryModelFolder>> temps;
+  for (std::string* path : {&r.base, &r.instruct, &r.cpt_model, &r.tokenizer}) {
+    if (path->empty() || !gguf::IsGgufFile(*path)) continue;
+    auto it = imported.find(*path);
+    if (it == imported.end()) {
+      std::string folder;
+      std::unique_ptr<gguf::TemporaryModelFolder> temp;
+      Status s = gguf::ResolveModelInput(*path, &folder, &temp);
+      if (!s.ok()) return s;
+      temps.push_back(std::move(temp));
+      originals[folder] = *path;
+      it = imported.emplace(*path, folder).first;
+    }
+    *path = it->second;
+  }
+  return RunBuildOnFolders(r, originals, opts, summary);
 }
 
 }  // namespace fm

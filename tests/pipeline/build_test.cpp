@@ -109,6 +109,35 @@ TEST(BuildCommand, RunsEveryStageThenSkipsThemAndRedoesOnlyWhatChanged) {
   EXPECT_NE(out.find("analyze   done"), std::string::npos) << out;
 }
 
+// GGUF files work as the recipe's models: imported for the run, fingerprinted as the files (a re-run skips
+// every stage although each run imports afresh), and named as given in the merged model's card.
+TEST(BuildCommand, TakesGgufModels) {
+  BuildFixture f;
+  if (!f.ok) GTEST_SKIP() << "../shared/tokenizers/qwen3 not present";
+  std::string out;
+  for (const char* m : {"base", "instruct"}) {
+    ASSERT_EQ(RunCommand(std::string(FINMERGE_BINARY) + " export-gguf " + (f.tmp / m) + " -o " +
+                             (f.tmp / (std::string(m) + ".gguf")) + " --type f32",
+                         &out),
+              0)
+        << out;
+    fs::remove_all(f.tmp / m);
+  }
+  const std::string recipe = f.tmp / "gguf.yaml";
+  std::ofstream(recipe) << "name: tiny\nbase: base.gguf\ninstruct: instruct.gguf\n"
+                           "corpus: {paths: [corpus], val_fraction: 0.2}\n"
+                           "cpt: {steps: 3, seq_len: 32, batch_size: 2, lr: 1.0e-3, precision: fp32, threads: 1}\n";
+  ASSERT_EQ(f.Build(recipe, &out), 0) << out;
+  const std::string run = f.tmp / "runs/tiny";
+  std::ifstream card_file(run + "/merge/model/README.md");
+  const std::string card((std::istreambuf_iterator<char>(card_file)), std::istreambuf_iterator<char>());
+  EXPECT_NE(card.find("base.gguf"), std::string::npos) << card;
+  EXPECT_NE(card.find("instruct.gguf"), std::string::npos) << card;
+  ASSERT_EQ(f.Build(recipe, &out), 0) << out;
+  nlohmann::json rj = ReadJson(run + "/run.json");
+  for (const auto& st : rj["stages"]) EXPECT_TRUE(st["skipped"].get<bool>()) << rj.dump();
+}
+
 void ExpectOneLineError(const std::string& out, const std::string& needle) {
   EXPECT_EQ(out.find("finmerge: error: "), 0u) << out;
   EXPECT_EQ(out.find('\n'), out.size() - 1) << out;
