@@ -1,15 +1,20 @@
 #include "tokenizer/bpe_model.h"
 
-#include <atomic>
+#include <omp.h>
 
 #include <algorithm>
+#include <atomic>
+#include <bit>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
+#include <new>
 #include <nlohmann/json.hpp>
 #include <queue>
 
 #include "tokenizer/byte_level.h"
+#include "tokenizer/prefault.h"
 #include "tokenizer/utf8.h"
 
 namespace fm {
@@ -17,6 +22,7 @@ namespace fm {
 namespace {
 
 constexpr uint32_t kNoRank = std::numeric_limits<uint32_t>::max();
+static_assert(kNoRank == 0xFFFFFFFFu);  // = BpeModel::kNoMerge: a missing merge ranks after every merge
 
 std::string FallbackToken(unsigned char b) {
   char buf[8];
@@ -28,43 +34,64 @@ std::string FallbackToken(unsigned char b) {
 
 BpeModel::~BpeModel() = default;
 
-bool BpeModel::SplitMergeString(const std::string& s, std::pair<std::string, std::string>* out) {
+bool BpeModel::SplitMergeString(std::string_view s, std::pair<std::string_view, std::string_view>* out) {
   size_t sp = s.find(' ');
-  if (sp == std::string::npos) return false;
+  if (sp == std::string_view::npos) return false;
   out->first = s.substr(0, sp);
   out->second = s.substr(sp + 1);
   return true;
 }
 
-Status BpeModel::FromJson(const nlohmann::json& m, bool byte_level, std::unique_ptr<BpeModel>* out) {
+Status BpeModel::FromJson(const nlohmann::json& m, bool byte_level, std::unique_ptr<BpeModel>* out,
+                          std::vector<std::string>* tokens) {
   if (!m.contains("vocab") || !m["vocab"].is_object())
     return Status::Corruption("model.vocab is missing or not an object");
-  BpeTables t;
+  BpeTables t;  // views into `m`, which outlives Build
   t.vocab.reserve(m["vocab"].size());
   for (auto it = m["vocab"].begin(); it != m["vocab"].end(); ++it) {
-    if (!it.value().is_number_integer()) {
+    if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 ||
+        it.value().get<int64_t>() > INT32_MAX) {
       return Status::Corruption("model.vocab[\"" + it.key() + "\"] is not a token id");
     }
-    t.vocab.emplace_back(it.key(), it.value().get<int64_t>());
+    t.AddToken(it.key(), static_cast<uint32_t>(it.value().get<int64_t>()));
   }
-  const auto& merges = m.value("merges", nlohmann::json::array());
+  static const nlohmann::json kNoMerges = nlohmann::json::array();
+  const auto& merges = m.contains("merges") ? m["merges"] : kNoMerges;
+  if (!merges.is_array()) return Status::Corruption("model.merges is not an array");
+  t.merges.reserve(merges.size());
   for (size_t r = 0; r < merges.size(); ++r) {
     const auto& e = merges[r];
-    std::pair<std::string, std::string> pair;
-    if (e.is_string() && SplitMergeString(e.get<std::string>(), &pair)) {
-      t.merges.push_back(std::move(pair));
+    std::pair<std::string_view, std::string_view> pair;
+    if (e.is_string() && SplitMergeString(e.get_ref<const std::string&>(), &pair)) {
+      t.AddMerge(pair.first, pair.second);
     } else if (e.is_array() && e.size() == 2 && e[0].is_string() && e[1].is_string()) {
-      t.merges.emplace_back(e[0].get<std::string>(), e[1].get<std::string>());
+      t.AddMerge(e[0].get_ref<const std::string&>(), e[1].get_ref<const std::string&>());
     } else {
       return Status::Corruption("model.merges[" + std::to_string(r) +
                                 "] is neither \"a b\" nor [\"a\", \"b\"]");
     }
   }
-  return Build(m, t, byte_level, out);
+  return Build(m, t, byte_level, out, tokens);
+}
+
+void BpeModel::InsertMerge(uint32_t a, uint32_t b, Merge m) {
+  uint64_t key = PairKey(a, b) + 1, merge = ~((static_cast<uint64_t>(m.rank) << 32) | m.new_id);
+  for (size_t i = MergeSlotOf(key, merge_shift_);; i = (i + 1) & merge_mask_) {
+    MergeSlot& s = merge_slots_.get()[i];
+    std::atomic_ref<uint64_t> slot_key(s.key);
+    uint64_t k = slot_key.load(std::memory_order_relaxed);
+    if (k == 0 && slot_key.compare_exchange_strong(k, key, std::memory_order_relaxed)) k = key;
+    if (k != key) continue;  // another pair's slot (a failed claim left the winner's key in k)
+    std::atomic_ref<uint64_t> slot_merge(s.merge);
+    uint64_t cur = slot_merge.load(std::memory_order_relaxed);
+    while (merge > cur && !slot_merge.compare_exchange_weak(cur, merge, std::memory_order_relaxed)) {
+    }
+    return;
+  }
 }
 
 Status BpeModel::Build(const nlohmann::json& m, const BpeTables& tables, bool byte_level,
-                       std::unique_ptr<BpeModel>* out) {
+                       std::unique_ptr<BpeModel>* out, std::vector<std::string>* tokens) {
   std::unique_ptr<BpeModel> b(new BpeModel());
   b->byte_level_ = byte_level;
   if (m.contains("dropout") && m["dropout"].is_number() && m["dropout"].get<double>() > 0) {
@@ -82,111 +109,171 @@ Status BpeModel::Build(const nlohmann::json& m, const BpeTables& tables, bool by
   }
 
   int64_t max_id = -1;
-  for (const auto& [tok, id] : tables.vocab) {
-    if (id < 0 || id > INT32_MAX) return Status::Corruption("model.vocab[\"" + tok + "\"] is not a token id");
-    max_id = std::max(max_id, id);
+  size_t key_bytes = 0;
+  for (const auto& t : tables.vocab) {
+    max_id = std::max<int64_t>(max_id, t.id);
+    key_bytes += t.size;
   }
-  b->tokens_.assign(static_cast<size_t>(max_id + 1), std::string());
-  b->vocab_.reserve(tables.vocab.size());
-  b->spelled_.reserve(tables.vocab.size());
-  // The two lookup tables are independent: build them side by side (loading a 150k vocabulary is the serial
-  // part of `finmerge tokenize`).
-#pragma omp parallel sections
-  {
-#pragma omp section
+  b->vocab_size_ = static_cast<uint32_t>(max_id + 1);
+  // Loading a vocabulary is serial work before `finmerge tokenize` can start encoding, so it runs as tasks on
+  // every thread: the token list and the spelling table, then the merges (looked up by spelling) and, when
+  // encoding needs it, the byte-keyed table.
+  const size_t n = tables.merges.size();
+  std::atomic<size_t> first_bad{n};  // the lowest rank of a merge whose tokens are not all in the vocabulary
+  Status unk_status;
+  auto build = [&] {
+  // The token list by id (where an id repeats, the last entry wins), while other threads build the
+  // spelling table.
+#pragma omp task default(shared)
     {
-      for (const auto& [tok, id64] : tables.vocab) {
-        b->tokens_[static_cast<uint32_t>(id64)] = tok;
-        b->spelled_.emplace(tok, static_cast<uint32_t>(id64));
+      tokens->clear();
+      ReservePrefaulted(tokens, std::max(tokens->capacity(), static_cast<size_t>(max_id + 1)));
+      tokens->resize(static_cast<size_t>(max_id + 1));
+      for (const auto& t : tables.vocab) (*tokens)[t.id] = t.text();
+    }
+    b->spelled_.BuildFrom(
+        tables.vocab.size(), key_bytes, [&](size_t i) { return tables.vocab[i].text(); },
+        [&](size_t i) { return tables.vocab[i].id; });
+    for (int i = 0; i < 256; ++i) {
+      auto id = b->spelled_.Find(FallbackToken(static_cast<unsigned char>(i)));
+      b->fallback_ids_[i] = id ? static_cast<int64_t>(*id) : -1;
+      // Byte-level: the token spelled as the byte's character of the byte-level alphabet.
+      id = byte_level ? b->spelled_.Find(byte_level::Encode(std::string(1, static_cast<char>(i))))
+                      : std::nullopt;
+      b->byte_ids_[i] = id ? static_cast<int64_t>(*id) : -1;
+    }
+    if (m.contains("unk_token") && m["unk_token"].is_string()) {
+      std::string unk = m["unk_token"].get<std::string>();
+      auto id = b->spelled_.Find(unk);
+      if (id) {
+        b->unk_id_ = *id;
+      } else {
+        unk_status = Status::Corruption("model.unk_token \"" + unk + "\" is not in the vocabulary");
       }
     }
-#pragma omp section
-    {
-      // Byte-level tokens are looked up by their bytes; a spelling outside the alphabet keeps its text.
-      std::string raw;
-      for (const auto& [tok, id64] : tables.vocab) {
-        if (byte_level && byte_level::Decode(tok, &raw)) {
-          b->vocab_.emplace(raw, static_cast<uint32_t>(id64));
-        } else {
-          b->vocab_.emplace(tok, static_cast<uint32_t>(id64));
+
+    // Words are looked up whole (ignore_merges) or character by character (InitialSymbols' general path)
+    // in the spelling table, or for byte-level models in a table keyed by raw bytes, which is built only
+    // when that path can be taken: with ignore_merges, a subword prefix or suffix, or an alphabet byte
+    // missing from the vocabulary. GPT-2 style vocabularies (Qwen) never need it.
+    b->internal_ = &b->spelled_;
+    if (byte_level) {
+      bool all_bytes = true;
+      for (int i = 0; i < 256; ++i) all_bytes = all_bytes && b->byte_ids_[i] >= 0;
+      bool needed = b->ignore_merges_ || !b->prefix_.empty() || !b->suffix_.empty() || !all_bytes;
+      b->internal_ = needed ? &b->vocab_ : nullptr;
+      if (needed) {
+#pragma omp task default(shared)
+        {
+          // A spelling outside the alphabet keeps its text.
+          std::string raw;
+          std::vector<std::pair<size_t, size_t>> at(tables.vocab.size());  // of each key in `raw`
+          std::string one;
+          for (size_t i = 0; i < tables.vocab.size(); ++i) {
+            std::string_view tok = tables.vocab[i].text();
+            at[i].first = raw.size();
+            raw.append(byte_level::Decode(tok, &one) ? std::string_view(one) : tok);
+            at[i].second = raw.size() - at[i].first;
+          }
+          b->vocab_.BuildFrom(
+              tables.vocab.size(), raw.size(),
+              [&](size_t i) { return std::string_view(raw).substr(at[i].first, at[i].second); },
+              [&](size_t i) { return tables.vocab[i].id; });
         }
       }
     }
-  }
 
-  for (int i = 0; i < 256; ++i) {
-    b->byte_ids_[i] = -1;
-    b->fallback_ids_[i] = -1;
-    if (byte_level) {
-      auto it = b->vocab_.find(std::string(1, static_cast<char>(i)));
-      if (it != b->vocab_.end()) b->byte_ids_[i] = it->second;
+    // The merge table, filled by all threads: each block of merges looks up its ids (with look-ahead, see
+    // ForEachPrefetched) and inserts them.
+    size_t slots = std::bit_ceil(std::max<size_t>(16, n + n / 3 + 1));  // at most 3/4 full
+    b->merge_slots_.reset(static_cast<MergeSlot*>(std::calloc(slots, sizeof(MergeSlot))));
+    if (!b->merge_slots_) throw std::bad_alloc();
+    b->merge_mask_ = slots - 1;
+    b->merge_shift_ = 64 - std::countr_zero(slots);
+    ReservePrefaulted(&b->merge_pairs_, n);
+    b->merge_pairs_.resize(n);
+    constexpr size_t kBlock = 4096;
+#pragma omp taskloop grainsize(1) default(shared)
+    for (size_t block = 0; block < (n + kBlock - 1) / kBlock; ++block) {
+      constexpr size_t kAhead = 8;
+      struct Ahead {
+        std::string merged;
+        uint64_t left, right, made;
+      } ahead[kAhead];
+      auto prepare = [&](size_t r) {
+        std::string_view left = tables.merges[r].first(), right = tables.merges[r].second();
+        Ahead& a = ahead[r % kAhead];
+        a.merged.assign(left);
+        a.merged.append(right.substr(std::min(b->prefix_.size(), right.size())));
+        a.left = StringIdTable::Hash(left);
+        a.right = StringIdTable::Hash(right);
+        a.made = StringIdTable::Hash(a.merged);
+        b->spelled_.Prefetch(a.left);
+        b->spelled_.Prefetch(a.right);
+        b->spelled_.Prefetch(a.made);
+      };
+      // Two stages: the ids of merge r are looked up (their slots were prefetched kAhead merges earlier), and
+      // its merge-table slot is prefetched and filled kLag merges later.
+      constexpr size_t kLag = 4;
+      struct Found {
+        uint32_t left, right, made;
+        bool ok;
+      } found[kLag];
+      auto insert = [&](size_t r) {
+        const Found& f = found[r % kLag];
+        if (!f.ok) return;
+        b->InsertMerge(f.left, f.right, Merge{static_cast<uint32_t>(r), f.made});
+        b->merge_pairs_[r] = {f.left, f.right};
+      };
+      size_t begin = block * kBlock, end = std::min(n, begin + kBlock);
+      for (size_t r = begin; r < end && r < begin + kAhead; ++r) prepare(r);
+      for (size_t r = begin; r < end; ++r) {
+        if (r >= begin + kLag) insert(r - kLag);
+        Ahead& a = ahead[r % kAhead];
+        auto li = b->spelled_.Find(tables.merges[r].first(), a.left);
+        auto ri = b->spelled_.Find(tables.merges[r].second(), a.right);
+        auto mi = b->spelled_.Find(a.merged, a.made);
+        if (r + kAhead < end) prepare(r + kAhead);
+        Found& f = found[r % kLag];
+        f.ok = li && ri && mi;
+        if (!f.ok) {
+          size_t bad = first_bad.load(std::memory_order_relaxed);
+          while (r < bad && !first_bad.compare_exchange_weak(bad, r, std::memory_order_relaxed)) {
+          }
+          continue;
+        }
+        f = {*li, *ri, *mi, true};
+        b->PrefetchMerge(f.left, f.right);
+      }
+      for (size_t r = end > begin + kLag ? end - kLag : begin; r < end; ++r) insert(r);
     }
-    auto it = b->spelled_.find(FallbackToken(static_cast<unsigned char>(i)));
-    if (it != b->spelled_.end()) b->fallback_ids_[i] = it->second;
-  }
-
-  if (m.contains("unk_token") && m["unk_token"].is_string()) {
-    std::string unk = m["unk_token"].get<std::string>();
-    auto it = b->spelled_.find(unk);
-    if (it == b->spelled_.end())
-      return Status::Corruption("model.unk_token \"" + unk + "\" is not in the vocabulary");
-    b->unk_id_ = it->second;
-  }
-
-  // Resolve every merge's ids in parallel (read-only lookups), then insert in rank order.
-  const size_t n = tables.merges.size();
-  std::vector<uint32_t> lid(n), rid(n), mid(n);
-  std::vector<uint8_t> bad(n, 0);  // 1: left or right unknown, 2: the merged token unknown
+#pragma omp taskwait
+  };
+  if (omp_in_parallel()) {
+    build();
+  } else {
 #pragma omp parallel
-  {
-    std::string merged;
-#pragma omp for schedule(static)
-    for (size_t r = 0; r < n; ++r) {
-      const auto& [left, right] = tables.merges[r];
-      auto li = b->spelled_.find(left), ri = b->spelled_.find(right);
-      if (li == b->spelled_.end() || ri == b->spelled_.end()) {
-        bad[r] = 1;
-        continue;
-      }
-      merged.assign(left);
-      merged.append(right, std::min(b->prefix_.size(), right.size()));
-      auto mi = b->spelled_.find(merged);
-      if (mi == b->spelled_.end()) {
-        bad[r] = 2;
-        continue;
-      }
-      lid[r] = li->second;
-      rid[r] = ri->second;
-      mid[r] = mi->second;
-    }
+#pragma omp single
+    build();
   }
-  b->merges_.reserve(n);
-  b->merge_pairs_.reserve(n);
-  for (size_t r = 0; r < n; ++r) {
-    const auto& [left, right] = tables.merges[r];
-    if (bad[r] == 1) {
+  FM_RETURN_IF_ERROR(unk_status);
+  if (size_t r = first_bad.load(); r < n) {
+    std::string_view left = tables.merges[r].first(), right = tables.merges[r].second();
+    if (!b->spelled_.Find(left) || !b->spelled_.Find(right)) {
       return Status::Corruption("model.merges[" + std::to_string(r) + "] uses \"" +
-                                (b->spelled_.count(left) ? right : left) + "\", which is not in the vocabulary");
-    }
-    if (bad[r] == 2) {
-      return Status::Corruption("model.merges[" + std::to_string(r) + "] makes \"" + left +
-                                right.substr(std::min(b->prefix_.size(), right.size())) +
+                                std::string(b->spelled_.Find(left) ? right : left) +
                                 "\", which is not in the vocabulary");
     }
-    // The first occurrence of a pair wins, as in Hugging Face tokenizers.
-    b->merges_.emplace(PairKey(lid[r], rid[r]), Merge{static_cast<uint32_t>(r), mid[r]});
-    b->merge_pairs_.emplace_back(lid[r], rid[r]);
+    return Status::Corruption("model.merges[" + std::to_string(r) + "] makes \"" + std::string(left) +
+                              std::string(right.substr(std::min(b->prefix_.size(), right.size()))) +
+                              "\", which is not in the vocabulary");
   }
-  static std::atomic<uint64_t> next_cache_id{1};
-  b->cache_id_ = next_cache_id.fetch_add(1);
   *out = std::move(b);
   return Status::Ok();
 }
 
 std::optional<uint32_t> BpeModel::TokenToId(std::string_view spelled) const {
-  auto it = spelled_.find(spelled);
-  if (it == spelled_.end()) return std::nullopt;
-  return it->second;
+  return spelled_.Find(spelled);
 }
 
 void BpeModel::InitialSymbols(std::string_view w, std::vector<uint32_t>* syms) const {
@@ -214,11 +301,10 @@ void BpeModel::InitialSymbols(std::string_view w, std::vector<uint32_t>* syms) c
     if (!first && !prefix_.empty()) s.insert(0, prefix_);
     if (last && !suffix_.empty()) s += suffix_;
     i += len;
-    auto it = vocab_.find(s);
-    if (it != vocab_.end()) {
+    if (auto id = internal_->Find(s)) {
       if (pending_unk >= 0) syms->push_back(static_cast<uint32_t>(pending_unk));
       pending_unk = -1;
-      syms->push_back(it->second);
+      syms->push_back(*id);
       continue;
     }
     if (byte_fallback_) {
@@ -242,17 +328,14 @@ void BpeModel::MergeSymbols(std::vector<uint32_t>* syms) const {
   std::vector<uint32_t>& ids = *syms;
   size_t n = ids.size();
   if (n < 2) return;
-  auto merge_of = [&](uint32_t a, uint32_t b) -> const Merge* {
-    auto it = merges_.find(PairKey(a, b));
-    return it == merges_.end() ? nullptr : &it->second;
-  };
+  auto merge_of = [&](uint32_t a, uint32_t b) { return FindMerge(a, b); };  // rank kNoRank: none
   if (n <= 128) {
     // Short words: keep the rank of every adjacent pair and merge the lowest (leftmost on ties).
     std::vector<uint32_t> rank(n - 1), made(n - 1);
     for (size_t i = 0; i + 1 < n; ++i) {
-      const Merge* m = merge_of(ids[i], ids[i + 1]);
-      rank[i] = m ? m->rank : kNoRank;
-      made[i] = m ? m->new_id : 0;
+      Merge m = merge_of(ids[i], ids[i + 1]);
+      rank[i] = m.rank;
+      made[i] = m.new_id;
     }
     while (ids.size() > 1) {
       size_t best = 0;
@@ -269,9 +352,9 @@ void BpeModel::MergeSymbols(std::vector<uint32_t>* syms) const {
       rank.erase(rank.begin() + best);
       made.erase(made.begin() + best);
       auto refresh = [&](size_t i) {
-        const Merge* m = merge_of(ids[i], ids[i + 1]);
-        rank[i] = m ? m->rank : kNoRank;
-        made[i] = m ? m->new_id : 0;
+        Merge m = merge_of(ids[i], ids[i + 1]);
+        rank[i] = m.rank;
+        made[i] = m.new_id;
       };
       if (best > 0) refresh(best - 1);
       if (best + 1 < ids.size()) refresh(best);
@@ -296,8 +379,8 @@ void BpeModel::MergeSymbols(std::vector<uint32_t>* syms) const {
   };
   std::priority_queue<Cand, std::vector<Cand>, std::greater<Cand>> heap;
   for (size_t i = 0; i + 1 < n; ++i) {
-    if (const Merge* m = merge_of(ids[i], ids[i + 1]))
-      heap.push({m->rank, static_cast<uint32_t>(i), m->new_id});
+    if (Merge m = merge_of(ids[i], ids[i + 1]); m.rank != kNoRank)
+      heap.push({m.rank, static_cast<uint32_t>(i), m.new_id});
   }
   while (!heap.empty()) {
     Cand c = heap.top();
@@ -305,19 +388,20 @@ void BpeModel::MergeSymbols(std::vector<uint32_t>* syms) const {
     Sym& left = s[c.pos];
     if (!left.alive || left.next < 0) continue;
     Sym& right = s[left.next];
-    const Merge* m = merge_of(left.id, right.id);
-    if (!m || m->new_id != c.new_id || m->rank != c.rank) continue;  // stale
+    Merge m = merge_of(left.id, right.id);
+    if (m.rank == kNoRank || m.new_id != c.new_id || m.rank != c.rank) continue;  // stale
     left.id = c.new_id;
     right.alive = false;
     left.next = right.next;
     if (right.next >= 0) s[right.next].prev = static_cast<int32_t>(c.pos);
     if (left.prev >= 0) {
-      if (const Merge* pm = merge_of(s[left.prev].id, left.id)) {
-        heap.push({pm->rank, static_cast<uint32_t>(left.prev), pm->new_id});
+      if (Merge pm = merge_of(s[left.prev].id, left.id); pm.rank != kNoRank) {
+        heap.push({pm.rank, static_cast<uint32_t>(left.prev), pm.new_id});
       }
     }
     if (left.next >= 0) {
-      if (const Merge* nm = merge_of(left.id, s[left.next].id)) heap.push({nm->rank, c.pos, nm->new_id});
+      if (Merge nm = merge_of(left.id, s[left.next].id); nm.rank != kNoRank)
+        heap.push({nm.rank, c.pos, nm.new_id});
     }
   }
   ids.clear();
@@ -327,45 +411,21 @@ void BpeModel::MergeSymbols(std::vector<uint32_t>* syms) const {
 void BpeModel::EncodeWord(std::string_view word, std::vector<uint32_t>* ids) const {
   if (word.empty()) return;
   if (ignore_merges_) {
-    auto it = vocab_.find(word);
-    if (it != vocab_.end()) {
-      ids->push_back(it->second);
+    if (auto id = internal_->Find(word)) {
+      ids->push_back(*id);
       return;
     }
   }
-  // This thread's caches of the last few models used (a thread normally serves one tokenizer).
-  using WordMap = std::unordered_map<std::string, std::vector<uint32_t>, StringHash, std::equal_to<>>;
-  struct ThreadCache {
-    uint64_t owner = 0;
-    WordMap map;
-  };
-  thread_local ThreadCache caches[4];
-  thread_local unsigned next_victim = 0;
-  WordMap* cache = nullptr;
+  uint64_t hash = 0;
   if (word.size() < kMaxCachedWord) {
-    for (ThreadCache& c : caches) {
-      if (c.owner == cache_id_) cache = &c.map;
-    }
-    if (!cache) {
-      ThreadCache& c = caches[next_victim++ % 4];
-      c.owner = cache_id_;
-      c.map.clear();
-      cache = &c.map;
-    }
-    auto it = cache->find(word);
-    if (it != cache->end()) {
-      ids->insert(ids->end(), it->second.begin(), it->second.end());
-      return;
-    }
+    hash = WordCache::Hash(word);
+    if (cache_.Lookup(word, hash, ids)) return;
   }
   thread_local std::vector<uint32_t> syms;
   InitialSymbols(word, &syms);
   MergeSymbols(&syms);
   ids->insert(ids->end(), syms.begin(), syms.end());
-  if (cache) {
-    if (cache->size() >= kMaxCacheEntries) cache->clear();
-    cache->emplace(std::string(word), syms);
-  }
+  if (word.size() < kMaxCachedWord) cache_.Insert(word, hash, syms.data(), syms.size());
 }
 
 }  // namespace fm

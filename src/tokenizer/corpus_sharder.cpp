@@ -1,10 +1,17 @@
 #include "tokenizer/corpus_sharder.h"
 
+#include <omp.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <cstring>
+#include <deque>
 #include <fstream>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "base/output_path.h"
@@ -17,10 +24,9 @@ namespace fm {
 
 namespace {
 
-constexpr size_t kBlockBytes = 4 << 20;   // read size
-constexpr size_t kPartBytes = 256 << 10;  // target size of the parts a huge document is cut into
-constexpr size_t kBatchBytes = 32 << 20;  // text encoded per parallel batch
-constexpr size_t kBatchItems = 1 << 16;
+constexpr size_t kBlockBytes = 1 << 20;        // read size
+constexpr size_t kPartBytes = 64 << 10;        // target size of the parts a huge document is cut into
+constexpr size_t kChunkBytes = 64 << 10;       // text per unit of parallel work (~5 ms of encoding)
 constexpr size_t kMaxUncutBytes = 256u << 20;  // a document the tokenizer cannot cut exactly is cut anyway
 constexpr int kMaxWarningsPerFile = 20;
 
@@ -30,7 +36,7 @@ bool EndsWith(const std::string& s, const char* suffix) {
 }
 
 // Reads a file in blocks of valid UTF-8 (invalid sequences replaced and reported with their file offset; a
-// character split across two blocks is carried over).
+// character split across two blocks is carried over). The buffers are reused from block to block.
 class Utf8BlockReader {
  public:
   Utf8BlockReader(std::string path, ShardSummary* summary,
@@ -51,40 +57,42 @@ class Utf8BlockReader {
   // Next block of valid UTF-8 into *out; false at end of file.
   bool Next(std::string* out, uint64_t* bytes_read) {
     if (eof_ && carry_.empty()) return false;
-    std::string raw = std::move(carry_);
+    raw_.assign(carry_);
     carry_.clear();
-    size_t old = raw.size();
-    raw.resize(old + kBlockBytes);
-    size_t got = eof_ ? 0 : std::fread(raw.data() + old, 1, kBlockBytes, f_);
-    raw.resize(old + got);
+    size_t old = raw_.size();
+    raw_.resize(old + kBlockBytes);
+    size_t got = eof_ ? 0 : std::fread(raw_.data() + old, 1, kBlockBytes, f_);
+    raw_.resize(old + got);
     *bytes_read += got;
     if (got < kBlockBytes) eof_ = true;
     uint64_t base = offset_;
     if (!eof_) {
       // Carry an incomplete trailing character to the next block.
-      size_t n = raw.size(), p = n;
+      size_t n = raw_.size(), p = n;
       for (size_t k = 0; k < 3 && p > 0; ++k) {
         --p;
-        unsigned char c = static_cast<unsigned char>(raw[p]);
+        unsigned char c = static_cast<unsigned char>(raw_[p]);
         if ((c & 0xC0) != 0x80) {
           if (c >= 0xC0 && p + utf8::CharLen(c) > n) {
-            carry_ = raw.substr(p);
-            raw.resize(p);
+            carry_.assign(raw_, p);
+            raw_.resize(p);
           }
           break;
         }
       }
     }
-    offset_ += raw.size();
+    offset_ += raw_.size();
+    if (utf8::IsValid(raw_)) {
+      out->swap(raw_);  // the old block's buffer is read into next time
+      return true;
+    }
     std::vector<size_t> bad;
-    size_t replaced = utf8::Repair(raw, out, &bad);
-    if (replaced) {
-      summary_->invalid_utf8 += replaced;
-      for (size_t b : bad) {
-        if (warnings_++ < kMaxWarningsPerFile) {
-          warn_(path_ + ": invalid UTF-8 at byte offset " + std::to_string(base + b) +
-                ", replaced with U+FFFD");
-        }
+    size_t replaced = utf8::Repair(raw_, out, &bad);
+    summary_->invalid_utf8 += replaced;
+    for (size_t b : bad) {
+      if (warnings_++ < kMaxWarningsPerFile) {
+        warn_(path_ + ": invalid UTF-8 at byte offset " + std::to_string(base + b) +
+              ", replaced with U+FFFD");
       }
     }
     return true;
@@ -95,21 +103,166 @@ class Utf8BlockReader {
   ShardSummary* summary_;
   const std::function<void(const std::string&)>& warn_;
   std::FILE* f_ = nullptr;
-  std::string carry_;
+  std::string raw_, carry_;
   uint64_t offset_ = 0;
   bool eof_ = false;
   int warnings_ = 0;
 };
 
+// A unit of parallel work: consecutive pieces of documents (whole documents, or the parts of a huge one) in
+// input order. The reading thread fills it, any thread encodes it, and the chunks are written in input
+// order.
+struct Chunk {
+  struct Piece {
+    uint64_t doc;
+    size_t end;        // of its text in `text` (it starts where the previous piece ends)
+    bool first, last;  // the document's first / last piece
+  };
+  std::string text;
+  std::vector<Piece> pieces;
+  std::vector<uint32_t> ids;    // every piece's ids, back to back
+  std::vector<size_t> id_ends;  // end of each piece's ids in `ids`
+  Status status;                // of encoding
+  bool encoded = false;
+  void Clear() {
+    text.clear();
+    pieces.clear();
+    ids.clear();
+    id_ends.clear();
+    status = Status::Ok();
+    encoded = false;
+  }
+};
+
+// Spreads the encoding of chunks over all threads while one of them reads. The reading thread hands each full
+// chunk to Submit, which returns at once while few chunks are in flight and otherwise encodes and writes
+// until there is room; the other threads run Work. Chunks are written one at a time in submission order (by
+// whichever thread finds the oldest one encoded), so the output does not depend on the number of threads, and
+// reading, encoding and writing overlap. Chunk buffers are recycled: after the first few, no chunk touches
+// fresh memory.
+class ChunkPipeline {
+ public:
+  ChunkPipeline(const Tokenizer& tok, int threads, std::function<Status(const Chunk&)> write)
+      : tok_(tok),
+        max_in_flight_(threads > 1 ? 4 * static_cast<size_t>(threads) : 1),
+        write_(std::move(write)) {}
+
+  std::unique_ptr<Chunk> NewChunk() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (free_.empty()) return std::make_unique<Chunk>();
+    std::unique_ptr<Chunk> c = std::move(free_.back());
+    free_.pop_back();
+    return c;
+  }
+
+  // Reading thread. Returns the first error of encoding or writing.
+  Status Submit(std::unique_ptr<Chunk> c) {
+    std::unique_lock<std::mutex> lock(mu_);
+    queue_.push_back(std::move(c));
+    cv_.notify_all();
+    while (error_.ok() && queue_.size() >= max_in_flight_) {
+      if (!Step(lock)) cv_.wait(lock);
+    }
+    return error_;
+  }
+  // Reading thread, when it fails: the other threads stop and nothing more is written.
+  void Abort(const Status& s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (error_.ok()) error_ = s;
+    cv_.notify_all();
+  }
+  // Reading thread, after the last Submit: helps until every chunk is written.
+  Status Finish() {
+    std::unique_lock<std::mutex> lock(mu_);
+    finished_ = true;
+    cv_.notify_all();
+    while (error_.ok() && !(queue_.empty() && !writing_)) {
+      if (!Step(lock)) cv_.wait(lock);
+    }
+    return error_;
+  }
+  // The other threads: encode and write until Finish or an error.
+  void Work() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      if (Step(lock)) continue;
+      if (!error_.ok() || (finished_ && queue_.empty() && !writing_)) return;
+      cv_.wait(lock);
+    }
+  }
+
+ private:
+  // Writes the oldest chunk if it is encoded and nobody is writing, else encodes the next chunk; false when
+  // there is nothing to do. Called and returns with `lock` held; works without it.
+  bool Step(std::unique_lock<std::mutex>& lock) {
+    if (!error_.ok()) return false;
+    if (!writing_ && !queue_.empty() && queue_.front()->encoded) {
+      std::unique_ptr<Chunk> c = std::move(queue_.front());
+      queue_.pop_front();
+      --encoding_or_done_;
+      writing_ = true;
+      lock.unlock();
+      Status s = c->status.ok() ? write_(*c) : c->status;
+      c->Clear();
+      lock.lock();
+      writing_ = false;
+      if (!s.ok() && error_.ok()) error_ = s;
+      free_.push_back(std::move(c));
+      cv_.notify_all();
+      return true;
+    }
+    if (encoding_or_done_ < queue_.size()) {
+      Chunk* c = queue_[encoding_or_done_++].get();
+      lock.unlock();
+      Encode(c);
+      lock.lock();
+      c->encoded = true;
+      cv_.notify_all();
+      return true;
+    }
+    return false;
+  }
+
+  void Encode(Chunk* c) const {
+    thread_local std::vector<uint32_t> ids;
+    size_t begin = 0;
+    for (const Chunk::Piece& p : c->pieces) {
+      c->status = tok_.Encode(std::string_view(c->text).substr(begin, p.end - begin), false, &ids);
+      if (!c->status.ok()) return;
+      c->ids.insert(c->ids.end(), ids.begin(), ids.end());
+      c->id_ends.push_back(c->ids.size());
+      begin = p.end;
+    }
+  }
+
+  const Tokenizer& tok_;
+  const size_t max_in_flight_;
+  std::function<Status(const Chunk&)> write_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<Chunk>> queue_;  // submitted and not yet written, in submission order
+  size_t encoding_or_done_ = 0;               // queue_[0, this) are taken by an encoding thread
+  bool writing_ = false, finished_ = false;
+  Status error_;
+  std::vector<std::unique_ptr<Chunk>> free_;
+};
+
+// Turns the text the reader finds into documents and chunks (reading thread), and writes encoded chunks to
+// the train and validation shards (whichever thread the pipeline picks; one at a time).
 class Sharder {
  public:
-  Sharder(const Tokenizer& tok, const ShardOptions& o, const std::string& dir, uint32_t eos, ShardSummary* s)
+  Sharder(const Tokenizer& tok, const ShardOptions& o, const std::string& dir, uint32_t eos, int threads,
+          ShardSummary* s)
       : tok_(tok),
         o_(o),
         eos_(eos),
         s_(s),
         train_(dir, "train", tok.vocab_size(), o.shard_tokens),
-        val_(dir, "val", tok.vocab_size(), o.shard_tokens) {}
+        val_(dir, "val", tok.vocab_size(), o.shard_tokens),
+        pipeline_(tok, threads, [this](const Chunk& c) { return Write(c); }),
+        chunk_(pipeline_.NewChunk()) {}
+
+  ChunkPipeline& pipeline() { return pipeline_; }
 
   // Appends text to the current document (opening one if none is open).
   Status Append(std::string_view text) {
@@ -139,7 +292,7 @@ class Sharder {
         }
       }
       if (parts.size() > 1) {
-        for (size_t i = 0; i + 1 < parts.size(); ++i) FM_RETURN_IF_ERROR(Emit(std::string(parts[i]), false));
+        for (size_t i = 0; i + 1 < parts.size(); ++i) FM_RETURN_IF_ERROR(Emit(parts[i], false));
         pending_ = std::string(parts.back());
         tried_at_ = 0;
       }
@@ -154,39 +307,21 @@ class Sharder {
       return Status::Ok();
     }
     doc_open_ = false;
-    std::string text;
-    text.swap(pending_);
-    return Emit(std::move(text), true);
+    Status st = Emit(pending_, true);
+    pending_.clear();
+    return st;
   }
   bool doc_open() const { return doc_open_; }
 
-  Status Flush() {
-    size_t n = batch_.size();
-    if (n == 0) return Status::Ok();
-    std::vector<std::vector<uint32_t>> ids(n);
-    std::vector<Status> st(n);
-#pragma omp parallel for schedule(dynamic, 1)
-    for (size_t i = 0; i < n; ++i) st[i] = tok_.Encode(batch_[i].text, false, &ids[i]);
-    for (size_t i = 0; i < n; ++i) {
-      FM_RETURN_IF_ERROR(st[i]);
-      const Item& it = batch_[i];
-      bool val = IsValidationDocument(it.doc, o_.seed, o_.val_fraction);
-      TokenShardWriter& w = val ? val_ : train_;
-      if (it.first && !val) last_train_start_ = train_.total();
-      FM_RETURN_IF_ERROR(w.Append(ids[i].data(), ids[i].size()));
-      if (it.last) {
-        FM_RETURN_IF_ERROR(w.Append(&eos_, 1));
-        ++(val ? s_->val_docs : s_->train_docs);
-      }
-    }
-    batch_.clear();
-    batch_bytes_ = 0;
-    return Status::Ok();
+  // Hands the last, partly filled chunk to the pipeline (reading thread, after the last document).
+  Status SubmitLast() {
+    if (chunk_->pieces.empty()) return Status::Ok();
+    return pipeline_.Submit(std::move(chunk_));
   }
 
-  // Applies the at-least-one-validation-document rule and closes the shards.
+  // After the pipeline has finished: applies the at-least-one-validation-document rule and closes the
+  // shards.
   Status Finish() {
-    FM_RETURN_IF_ERROR(Flush());
     if (o_.val_fraction > 0 && s_->val_docs == 0 && s_->train_docs >= 2) {
       std::vector<uint32_t> tail;
       FM_RETURN_IF_ERROR(train_.TakeTail(last_train_start_, &tail));
@@ -203,31 +338,37 @@ class Sharder {
     return Status::Ok();
   }
 
-  size_t batch_bytes() const {
-    return batch_bytes_;
-  }
-  const TokenShardWriter& train() const {
-    return train_;
-  }
-  const TokenShardWriter& val() const {
-    return val_;
-  }
+  const TokenShardWriter& train() const { return train_; }
+  const TokenShardWriter& val() const { return val_; }
 
  private:
-  struct Item {
-    uint64_t doc;
-    std::string text;
-    bool first, last;
-  };
-  const std::function<void(const std::string&)>& warn() const {
-    return o_.warn;
+  const std::function<void(const std::string&)>& warn() const { return o_.warn; }
+
+  Status Emit(std::string_view text, bool last) {
+    chunk_->text.append(text);
+    chunk_->pieces.push_back({doc_, chunk_->text.size(), doc_first_, last});
+    doc_first_ = false;
+    if (chunk_->text.size() < kChunkBytes) return Status::Ok();
+    FM_RETURN_IF_ERROR(pipeline_.Submit(std::move(chunk_)));
+    chunk_ = pipeline_.NewChunk();
+    return Status::Ok();
   }
 
-  Status Emit(std::string text, bool last) {
-    batch_bytes_ += text.size();
-    batch_.push_back({doc_, std::move(text), doc_first_, last});
-    doc_first_ = false;
-    if (batch_bytes_ >= kBatchBytes || batch_.size() >= kBatchItems) return Flush();
+  // Called by one thread at a time, chunks in input order.
+  Status Write(const Chunk& c) {
+    size_t begin = 0;
+    for (size_t i = 0; i < c.pieces.size(); ++i) {
+      const Chunk::Piece& p = c.pieces[i];
+      bool val = IsValidationDocument(p.doc, o_.seed, o_.val_fraction);
+      TokenShardWriter& w = val ? val_ : train_;
+      if (p.first && !val) last_train_start_ = train_.total();
+      FM_RETURN_IF_ERROR(w.Append(c.ids.data() + begin, c.id_ends[i] - begin));
+      begin = c.id_ends[i];
+      if (p.last) {
+        FM_RETURN_IF_ERROR(w.Append(&eos_, 1));
+        ++(val ? s_->val_docs : s_->train_docs);
+      }
+    }
     return Status::Ok();
   }
 
@@ -235,13 +376,15 @@ class Sharder {
   const ShardOptions& o_;
   uint32_t eos_;
   ShardSummary* s_;
-  TokenShardWriter train_, val_;
-  std::vector<Item> batch_;
-  size_t batch_bytes_ = 0;
-  std::string pending_;
+  TokenShardWriter train_, val_;   // written by Write only
+  uint64_t last_train_start_ = 0;  // Write only
+  ChunkPipeline pipeline_;
+  // Reading thread only:
+  std::unique_ptr<Chunk> chunk_;  // being filled
+  std::string pending_;           // the open document's text not yet emitted
   size_t tried_at_ = 0;
   bool doc_open_ = false, doc_first_ = false, warned_uncut_ = false;
-  uint64_t doc_ = 0, next_doc_ = 0, last_train_start_ = 0;
+  uint64_t doc_ = 0, next_doc_ = 0;
 };
 
 bool IsBlank(std::string_view line) {
@@ -317,7 +460,8 @@ Status ShardCorpus(const Tokenizer& tok, const ShardOptions& opts, ShardSummary*
 
   OutputPath out(o.output_dir, OutputPath::Kind::kDirectory);
   FM_RETURN_IF_ERROR(out.Begin());
-  Sharder sharder(tok, o, out.temp_path(), *eos, summary);
+  const int threads = std::max(1, omp_get_max_threads());
+  Sharder sharder(tok, o, out.temp_path(), *eos, threads, summary);
   ProgressBar bar("tokenize", total_bytes, "B");
   uint64_t bytes_read = 0;
   std::function<Status()> on_block = [&]() {
@@ -325,48 +469,66 @@ Status ShardCorpus(const Tokenizer& tok, const ShardOptions& opts, ShardSummary*
     return Status::Ok();
   };
 
-  for (const auto& path : o.inputs) {
-    Utf8BlockReader reader(path, summary, o.warn);
-    FM_RETURN_IF_ERROR(reader.Open());
-    if (EndsWith(path, ".jsonl")) {
-      uint64_t line_no = 0;
-      FM_RETURN_IF_ERROR(ForEachLine(reader, &bytes_read, on_block, [&](std::string_view line) -> Status {
-        ++line_no;
-        if (IsBlank(line)) return Status::Ok();
-        std::string where = path + ":" + std::to_string(line_no);
-        nlohmann::json j;
-        try {
-          j = nlohmann::json::parse(line);
-        } catch (const nlohmann::json::exception& e) {
-          ++summary->skipped_lines;
-          o.warn(where + ": not valid JSON, line skipped (" + e.what() + ")");
-          return Status::Ok();
+  // Thread 0 reads and cuts documents into chunks (and helps encode when it is ahead); the other threads
+  // encode; whichever finds the oldest chunk encoded writes it.
+  auto read_all = [&]() -> Status {
+    for (const auto& path : o.inputs) {
+      Utf8BlockReader reader(path, summary, o.warn);
+      FM_RETURN_IF_ERROR(reader.Open());
+      if (EndsWith(path, ".jsonl")) {
+        uint64_t line_no = 0;
+        FM_RETURN_IF_ERROR(ForEachLine(reader, &bytes_read, on_block, [&](std::string_view line) -> Status {
+          ++line_no;
+          if (IsBlank(line)) return Status::Ok();
+          std::string where = path + ":" + std::to_string(line_no);
+          nlohmann::json j;
+          try {
+            j = nlohmann::json::parse(line);
+          } catch (const nlohmann::json::exception& e) {
+            ++summary->skipped_lines;
+            o.warn(where + ": not valid JSON, line skipped (" + e.what() + ")");
+            return Status::Ok();
+          }
+          if (!j.is_object() || !j.contains("text") || !j["text"].is_string()) {
+            ++summary->skipped_lines;
+            o.warn(where + ": no \"text\" string field, line skipped");
+            return Status::Ok();
+          }
+          FM_RETURN_IF_ERROR(sharder.Append(j["text"].get_ref<const std::string&>()));
+          return sharder.EndDoc();
+        }));
+      } else if (o.blank_line_docs) {
+        FM_RETURN_IF_ERROR(ForEachLine(reader, &bytes_read, on_block, [&](std::string_view line) -> Status {
+          if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+          if (IsBlank(line)) return sharder.doc_open() ? sharder.EndDoc() : Status::Ok();
+          if (sharder.doc_open()) FM_RETURN_IF_ERROR(sharder.Append("\n"));
+          return sharder.Append(line);
+        }));
+        if (sharder.doc_open()) FM_RETURN_IF_ERROR(sharder.EndDoc());
+      } else {
+        std::string block;
+        while (reader.Next(&block, &bytes_read)) {
+          FM_RETURN_IF_ERROR(sharder.Append(block));
+          FM_RETURN_IF_ERROR(on_block());
         }
-        if (!j.is_object() || !j.contains("text") || !j["text"].is_string()) {
-          ++summary->skipped_lines;
-          o.warn(where + ": no \"text\" string field, line skipped");
-          return Status::Ok();
-        }
-        FM_RETURN_IF_ERROR(sharder.Append(j["text"].get_ref<const std::string&>()));
-        return sharder.EndDoc();
-      }));
-    } else if (o.blank_line_docs) {
-      FM_RETURN_IF_ERROR(ForEachLine(reader, &bytes_read, on_block, [&](std::string_view line) -> Status {
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        if (IsBlank(line)) return sharder.doc_open() ? sharder.EndDoc() : Status::Ok();
-        if (sharder.doc_open()) FM_RETURN_IF_ERROR(sharder.Append("\n"));
-        return sharder.Append(line);
-      }));
-      if (sharder.doc_open()) FM_RETURN_IF_ERROR(sharder.EndDoc());
-    } else {
-      std::string block;
-      while (reader.Next(&block, &bytes_read)) {
-        FM_RETURN_IF_ERROR(sharder.Append(block));
-        FM_RETURN_IF_ERROR(on_block());
+        FM_RETURN_IF_ERROR(sharder.EndDoc());
       }
-      FM_RETURN_IF_ERROR(sharder.EndDoc());
+    }
+    return sharder.SubmitLast();
+  };
+  Status read_status, pipeline_status;
+#pragma omp parallel num_threads(threads)
+  {
+    if (omp_get_thread_num() == 0) {
+      read_status = read_all();
+      if (!read_status.ok()) sharder.pipeline().Abort(read_status);
+      pipeline_status = sharder.pipeline().Finish();
+    } else {
+      sharder.pipeline().Work();
     }
   }
+  FM_RETURN_IF_ERROR(read_status);
+  FM_RETURN_IF_ERROR(pipeline_status);
   FM_RETURN_IF_ERROR(sharder.Finish());
   summary->input_bytes = bytes_read;
   if (o.progress) {

@@ -1,11 +1,21 @@
 #include "tokenizer/hf_tokenizer.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "tokenizer/prefault.h"
+#include "tokenizer/tokenizer_json_scan.h"
 #include "tokenizer/utf8.h"
 
 namespace fm {
@@ -25,128 +35,43 @@ Status ReadJson(const std::string& path, nlohmann::json* out) {
   return Status::Ok();
 }
 
-// Parses tokenizer.json into a JSON tree, except model.vocab and model.merges (hundreds of thousands of
-// entries), which go straight into BpeTables; the tree gets empty placeholders for them.
-class TokenizerJsonSax {
+// A file mapped read-only. MAP_POPULATE maps its page-cache pages in one go: nothing is copied and no page
+// faults one by one (tokenizer.json is 10+ MB).
+class MappedFile {
  public:
-  using json = nlohmann::json;
-  TokenizerJsonSax(json* root, BpeTables* tables) : dom_(*root, false), tables_(tables) {}
-
-  bool null() { return mode_ == Mode::kTree ? dom_.null() : Fail("null"); }
-  bool boolean(bool v) { return mode_ == Mode::kTree ? dom_.boolean(v) : Fail("a boolean"); }
-  bool number_integer(json::number_integer_t v) {
-    if (mode_ == Mode::kVocab) {
-      tables_->vocab.emplace_back(std::move(key_), v);
-      return true;
+  MappedFile() = default;
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  ~MappedFile() {
+    if (map_) munmap(map_, size_);
+  }
+  Status Open(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY);
+    if (fd < 0) return Status::IOError(path + ": cannot open: " + std::strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+      ::close(fd);
+      return Status::IOError(path + ": cannot stat: " + std::strerror(errno));
     }
-    return mode_ == Mode::kTree ? dom_.number_integer(v) : Fail("a number");
-  }
-  bool number_unsigned(json::number_unsigned_t v) {
-    if (mode_ == Mode::kVocab) {
-      if (v > static_cast<json::number_unsigned_t>(INT32_MAX)) return Fail("an id over 2^31");
-      tables_->vocab.emplace_back(std::move(key_), static_cast<int64_t>(v));
-      return true;
-    }
-    return mode_ == Mode::kTree ? dom_.number_unsigned(v) : Fail("a number");
-  }
-  bool number_float(json::number_float_t v, const json::string_t& s) {
-    return mode_ == Mode::kTree ? dom_.number_float(v, s) : Fail("a fraction");
-  }
-  bool string(json::string_t& v) {
-    switch (mode_) {
-      case Mode::kTree:
-        return dom_.string(v);
-      case Mode::kMerges: {
-        std::pair<std::string, std::string> p;
-        if (!BpeModel::SplitMergeString(v, &p)) return Fail("\"" + v + "\" (not \"left right\")");
-        tables_->merges.push_back(std::move(p));
-        return true;
+    size_ = static_cast<size_t>(st.st_size);
+    if (size_ > 0) {
+      void* m = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+      if (m == MAP_FAILED) {
+        ::close(fd);
+        return Status::IOError(path + ": cannot map: " + std::strerror(errno));
       }
-      case Mode::kMergePair:
-        pair_.push_back(std::move(v));
-        return true;
-      case Mode::kVocab:
-        return Fail("a string");
+      map_ = m;
     }
-    return false;
+    ::close(fd);
+    return Status::Ok();
   }
-  bool binary(json::binary_t& v) { return mode_ == Mode::kTree ? dom_.binary(v) : Fail("binary data"); }
-  bool start_object(std::size_t n) {
-    if (mode_ == Mode::kTree && path_.size() == 2 && path_[1] == "model" && key_ == "vocab") {
-      mode_ = Mode::kVocab;
-      path_.push_back(key_);
-      return dom_.start_object(0) && dom_.end_object();
-    }
-    if (mode_ != Mode::kTree) return Fail("an object");
-    path_.push_back(key_);
-    return dom_.start_object(n);
+  std::string_view text() const {
+    return map_ ? std::string_view(static_cast<const char*>(map_), size_) : std::string_view();
   }
-  bool key(json::string_t& k) {
-    key_ = k;
-    return mode_ == Mode::kVocab ? true : dom_.key(k);
-  }
-  bool end_object() {
-    path_.pop_back();
-    if (mode_ == Mode::kVocab) {
-      mode_ = Mode::kTree;
-      return true;
-    }
-    return dom_.end_object();
-  }
-  bool start_array(std::size_t n) {
-    if (mode_ == Mode::kTree && path_.size() == 2 && path_[1] == "model" && key_ == "merges") {
-      mode_ = Mode::kMerges;
-      path_.push_back(key_);
-      if (n != static_cast<std::size_t>(-1)) tables_->merges.reserve(n);
-      return dom_.start_array(0) && dom_.end_array();
-    }
-    if (mode_ == Mode::kMerges) {
-      mode_ = Mode::kMergePair;
-      pair_.clear();
-      return true;
-    }
-    if (mode_ != Mode::kTree) return Fail("an array");
-    path_.push_back(key_);
-    key_.clear();
-    return dom_.start_array(n);
-  }
-  bool end_array() {
-    if (mode_ == Mode::kMergePair) {
-      if (pair_.size() != 2) return Fail("a merge that is not [\"left\", \"right\"]");
-      tables_->merges.emplace_back(std::move(pair_[0]), std::move(pair_[1]));
-      mode_ = Mode::kMerges;
-      return true;
-    }
-    path_.pop_back();
-    if (mode_ == Mode::kMerges) {
-      mode_ = Mode::kTree;
-      return true;
-    }
-    return dom_.end_array();
-  }
-  bool parse_error(std::size_t pos, const std::string& token, const nlohmann::detail::exception& e) {
-    error_ = "not valid JSON at byte " + std::to_string(pos) + " near \"" + token + "\" (" + e.what() + ")";
-    return false;
-  }
-  const std::string& error() const { return error_; }
 
  private:
-  enum class Mode { kTree, kVocab, kMerges, kMergePair };
-  bool Fail(const std::string& what) {
-    if (mode_ == Mode::kVocab) {
-      error_ = "model.vocab[\"" + key_ + "\"] is " + what + ", not a token id";
-    } else {
-      error_ = "model.merges[" + std::to_string(tables_->merges.size()) + "] holds " + what;
-    }
-    return false;
-  }
-  nlohmann::detail::json_sax_dom_parser<json> dom_;
-  BpeTables* tables_;
-  Mode mode_ = Mode::kTree;
-  std::vector<std::string> path_;  // keys under which the open containers were opened; the root's is ""
-  std::string key_;
-  std::vector<std::string> pair_;
-  std::string error_;
+  void* map_ = nullptr;
+  size_t size_ = 0;
 };
 
 // tokenizer_config.json writes a special token as "text" or {"content": "text", ...}.
@@ -165,23 +90,27 @@ HfTokenizer::~HfTokenizer() = default;
 
 Status HfTokenizer::Load(const std::string& dir, std::unique_ptr<Tokenizer>* out) {
   std::string path = dir + "/tokenizer.json";
+  MappedFile file;
+  FM_RETURN_IF_ERROR(file.Open(path));
+  std::string_view text = file.text();
+  // The fast path reads vocab and merges as views into `text`; anything it does not expect is parsed again
+  // as a whole by nlohmann::json, whose errors name the byte and the problem.
   nlohmann::json tok, config;
   BpeTables tables;
-  {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) return Status::IOError(path + ": cannot open");
-    std::stringstream ss;
-    ss << f.rdbuf();
-    TokenizerJsonSax sax(&tok, &tables);
-    if (!nlohmann::json::sax_parse(ss.str(), &sax)) {
-      return Status::Corruption(path + ": " + (sax.error().empty() ? "not valid JSON" : sax.error()));
+  bool scanned = ScanTokenizerJson(text, &tables, &tok);
+  if (!scanned) {
+    tables = BpeTables();
+    try {
+      tok = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+      return Status::Corruption(path + ": not valid JSON (" + e.what() + ")");
     }
   }
   std::string config_path = dir + "/tokenizer_config.json";
   std::error_code ec;
   if (std::filesystem::exists(config_path, ec)) FM_RETURN_IF_ERROR(ReadJson(config_path, &config));
   std::unique_ptr<HfTokenizer> t;
-  FM_RETURN_IF_ERROR(Create(tok, config, path, &tables, &t));
+  FM_RETURN_IF_ERROR(Create(tok, config, path, scanned ? &tables : nullptr, &t));
   t->dir_ = dir;
   *out = std::move(t);
   return Status::Ok();
@@ -220,10 +149,17 @@ Status HfTokenizer::Create(const nlohmann::json& tok, const nlohmann::json& conf
         !t->pre_tokenizer_) {
       byte_level = true;
     }
+    // Room for every id, added tokens included, so that the token list is never moved once filled (the
+    // model fills it, and touches the memory first).
+    size_t ids = tables ? tables->vocab.size() : 0;
+    for (const auto& a : tok.value("added_tokens", nlohmann::json::array()))
+      ids = std::max<size_t>(ids, a.at("id").get<uint32_t>() + size_t{1});
+    t->tokens_.reserve(ids);
     if (tables) {
-      FM_RETURN_IF_ERROR(BpeModel::Build(model, *tables, byte_level, &t->model_).WithPrefix(source));
+      FM_RETURN_IF_ERROR(
+          BpeModel::Build(model, *tables, byte_level, &t->model_, &t->tokens_).WithPrefix(source));
     } else {
-      FM_RETURN_IF_ERROR(BpeModel::FromJson(model, byte_level, &t->model_).WithPrefix(source));
+      FM_RETURN_IF_ERROR(BpeModel::FromJson(model, byte_level, &t->model_, &t->tokens_).WithPrefix(source));
     }
     FM_RETURN_IF_ERROR(Decoder::FromJson(dec, &t->decoder_).WithPrefix(source));
     FM_RETURN_IF_ERROR(
@@ -247,9 +183,9 @@ Status HfTokenizer::Create(const nlohmann::json& tok, const nlohmann::json& conf
     return Status::Corruption(source + ": unexpected structure (" + e.what() + ")");
   }
 
-  // Vocabulary by id: the model's tokens, then the added tokens (which may extend it).
+  // Vocabulary by id: the model's tokens (filled in by the model), then the added tokens (which may extend
+  // it).
   t->kind_ = t->model_->byte_level() ? TokenizerKind::kByteLevelBpe : TokenizerKind::kByteFallbackBpe;
-  t->tokens_ = t->model_->tokens();
   for (const auto& a : t->added_.tokens()) {
     if (a.id >= t->tokens_.size()) t->tokens_.resize(a.id + 1);
   }
@@ -268,15 +204,23 @@ Status HfTokenizer::Create(const nlohmann::json& tok, const nlohmann::json& conf
     t->types_[a.id] = a.special ? TokenType::kControl : TokenType::kUserDefined;
   }
   // Added tokens are spelled as written in tokenizer.json (before normalization).
-  for (const auto& a : tok.value("added_tokens", nlohmann::json::array())) {
-    t->tokens_[a.at("id").get<uint32_t>()] = a.at("content").get<std::string>();
+  const auto& added_json = tok.value("added_tokens", nlohmann::json::array());
+  for (const auto& a : added_json) {
+    uint32_t id = a.at("id").get<uint32_t>();
+    const std::string& content = a.at("content").get_ref<const std::string&>();
+    const std::string& model_spelling = t->tokens_[id];  // still the model's: nothing is overridden yet
+    if (id < t->model_->vocab_size() && !model_spelling.empty() && model_spelling != content &&
+        !t->ModelSpelling(id).data()) {
+      t->model_spellings_.emplace_back(id, model_spelling);
+    }
   }
-  t->IndexTokens();
+  for (const auto& a : added_json)
+    t->tokens_[a.at("id").get<uint32_t>()] = a.at("content").get<std::string>();
   t->unk_ = t->model_->unk_id();
 
   auto id_of = [&](const std::optional<std::string>& s) -> std::optional<uint32_t> {
     if (!s) return std::nullopt;
-    return t->TokenToId(*s);
+    return t->LowestIdSpelled(*s);
   };
   t->bos_ = id_of(ConfigToken(config, "bos_token"));
   t->eos_ = id_of(ConfigToken(config, "eos_token"));
@@ -301,7 +245,7 @@ void HfTokenizer::EncodeWords(std::string_view text, bool at_input_start, std::v
     return;
   }
   thread_local PreTokens pt;
-  pt.Reset(std::string(text));
+  pt.Reset(text);
   pre_tokenizer_->Apply(&pt, at_input_start);
   for (auto [b, e] : pt.spans) model_->EncodeWord(std::string_view(pt.text).substr(b, e - b), ids);
 }
@@ -311,7 +255,8 @@ void HfTokenizer::EncodeSection(std::string_view section, bool at_input_start,
   if (section.empty()) return;
   std::string normalized;
   std::string_view text = section;
-  if (normalizer_) {
+  // Unicode normal forms leave ASCII as it is (most text of most corpora): skip the copy.
+  if (normalizer_ && !(normalizer_->IsUnicodeFormOnly() && utf8::IsAscii(section))) {
     normalized = normalizer_->Normalize(section);
     text = normalized;
   }
@@ -336,7 +281,7 @@ Status HfTokenizer::Encode(std::string_view text, bool add_special, std::vector<
   if (bad != text.size()) {
     return Status::InvalidArgument("invalid UTF-8 at byte " + std::to_string(bad) + " of the text to encode");
   }
-  std::vector<AddedTokens::Piece> pieces;
+  thread_local std::vector<AddedTokens::Piece> pieces;  // reused (EncodeSection does not use it)
   added_.Split(text, /*normalized=*/false, &pieces);
   for (const auto& p : pieces) {
     if (p.id >= 0) {
@@ -358,8 +303,9 @@ std::string HfTokenizer::Decode(const std::vector<uint32_t>& ids, bool skip_spec
       toks.push_back(tokens_[id]);
       continue;
     }
-    if (id >= model_->tokens().size() || model_->tokens()[id].empty()) continue;
-    toks.push_back(model_->tokens()[id]);
+    // Ids that are not added tokens keep the model's spelling in tokens_.
+    if (id >= model_->vocab_size() || tokens_[id].empty()) continue;
+    toks.push_back(tokens_[id]);
   }
   if (!decoder_) {
     std::string out;
@@ -375,8 +321,28 @@ std::string HfTokenizer::Decode(const std::vector<uint32_t>& ids, bool skip_spec
 std::vector<std::pair<std::string, std::string>> HfTokenizer::Merges() const {
   std::vector<std::pair<std::string, std::string>> out;
   out.reserve(model_->merges().size());
-  for (auto [a, b] : model_->merges()) out.emplace_back(model_->tokens()[a], model_->tokens()[b]);
+  auto spelled = [&](uint32_t id) {
+    std::string_view s = ModelSpelling(id);
+    return std::string(s.data() ? s : std::string_view(tokens_[id]));
+  };
+  for (auto [a, b] : model_->merges()) out.emplace_back(spelled(a), spelled(b));
   return out;
+}
+
+std::string_view HfTokenizer::ModelSpelling(uint32_t id) const {
+  for (const auto& [i, s] : model_spellings_) {
+    if (i == id) return s;
+  }
+  return std::string_view();
+}
+
+std::optional<uint32_t> HfTokenizer::LowestIdSpelled(std::string_view s) const {
+  std::optional<uint32_t> best;
+  if (auto m = model_->TokenToId(s); m && tokens_[*m] == s) best = m;
+  for (const auto& a : added_.tokens()) {
+    if (tokens_[a.id] == s && (!best || a.id < *best)) best = a.id;
+  }
+  return best;
 }
 
 }  // namespace fm

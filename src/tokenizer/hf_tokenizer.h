@@ -48,6 +48,10 @@ class HfTokenizer : public Tokenizer {
   static Status Create(const nlohmann::json& tokenizer, const nlohmann::json& config,
                        const std::string& source, const BpeTables* tables, std::unique_ptr<HfTokenizer>* out);
   void EncodeSection(std::string_view section, bool at_input_start, std::vector<uint32_t>* ids) const;
+  // What TokenToId gives, from the model's table and the added tokens (without building TokenToId's index).
+  std::optional<uint32_t> LowestIdSpelled(std::string_view s) const;
+  // The model's spelling of an id that an added token spelled differently took over; a null view otherwise.
+  std::string_view ModelSpelling(uint32_t id) const;
   void EncodeWords(std::string_view text, bool at_input_start, std::vector<uint32_t>* ids) const;
 
   std::unique_ptr<Normalizer> normalizer_;       // null: none
@@ -57,6 +61,7 @@ class HfTokenizer : public Tokenizer {
   PostProcessor post_;
   AddedTokens added_;
   bool line_cuts_exact_ = false;
+  std::vector<std::pair<uint32_t, std::string>> model_spellings_;  // see ModelSpelling (almost always empty)
 };
 
 }  // namespace fm

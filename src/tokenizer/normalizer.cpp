@@ -15,13 +15,6 @@ namespace fm {
 
 namespace {
 
-bool IsAscii(std::string_view s) {
-  for (unsigned char c : s) {
-    if (c >= 0x80) return false;
-  }
-  return true;
-}
-
 const icu::Normalizer2* IcuNormalizer(UnicodeForm form) {
   UErrorCode err = U_ZERO_ERROR;
   switch (form) {
@@ -133,7 +126,7 @@ class SequenceNormalizer : public Normalizer {
 }  // namespace
 
 std::string NormalizeUnicode(std::string_view text, UnicodeForm form) {
-  if (IsAscii(text)) return std::string(text);
+  if (utf8::IsAscii(text)) return std::string(text);
   const icu::Normalizer2* n = IcuNormalizer(form);
   icu::UnicodeString u =
       icu::UnicodeString::fromUTF8(icu::StringPiece(text.data(), static_cast<int32_t>(text.size())));

@@ -42,7 +42,8 @@ void SplitSpan(const Pattern& pattern, bool invert, Behavior behavior, const std
     uint32_t b, e;
     bool m;
   };
-  std::vector<Seg> segs;
+  thread_local std::vector<Seg> segs;  // reused: this runs for every piece of text encoded
+  segs.clear();
   segs.reserve(scratch->size() * 2 + 1);
   uint32_t prev = 0;
   for (auto [b, e] : *scratch) {
@@ -52,7 +53,8 @@ void SplitSpan(const Pattern& pattern, bool invert, Behavior behavior, const std
   }
   if (prev < piece.size()) segs.push_back({prev, static_cast<uint32_t>(piece.size()), invert});
 
-  std::vector<Span> res;
+  thread_local std::vector<Span> res;
+  res.clear();
   res.reserve(segs.size());
   switch (behavior) {
     case Behavior::kIsolated:
@@ -111,9 +113,10 @@ class SplitPreTokenizer : public PreTokenizer {
   SplitPreTokenizer(std::unique_ptr<Pattern> p, Behavior b, bool invert, bool line_safe)
       : pattern_(std::move(p)), behavior_(b), invert_(invert), line_safe_(line_safe) {}
   void Apply(PreTokens* p, bool) const override {
-    std::vector<Span> out;
+    thread_local std::vector<Span> out;  // swapped with p->spans: the two buffers alternate
+    thread_local std::vector<std::pair<size_t, size_t>> scratch;
+    out.clear();
     out.reserve(p->spans.size() * 4);
-    std::vector<std::pair<size_t, size_t>> scratch;
     for (const Span& s : p->spans) SplitSpan(*pattern_, invert_, behavior_, p->text, s, &scratch, &out);
     p->spans.swap(out);
   }

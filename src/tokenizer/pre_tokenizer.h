@@ -15,6 +15,7 @@
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -27,8 +28,8 @@ namespace fm {
 struct PreTokens {
   std::string text;
   std::vector<std::pair<uint32_t, uint32_t>> spans;
-  void Reset(std::string t) {
-    text = std::move(t);
+  void Reset(std::string_view t) {
+    text.assign(t);  // reuses the buffer: a PreTokens is usually kept per thread
     spans.assign(1, {0u, static_cast<uint32_t>(text.size())});
   }
 };

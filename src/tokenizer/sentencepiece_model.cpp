@@ -56,7 +56,6 @@ Status SentencePieceTokenizer::Load(const std::string& dir, std::unique_ptr<Toke
     }
   }
   t->specials_ = AddedTokens(std::move(specials));
-  t->IndexTokens();
   auto opt = [](int id) -> std::optional<uint32_t> {
     if (id < 0) return std::nullopt;
     return static_cast<uint32_t>(id);

@@ -134,7 +134,6 @@ Status TiktokenTokenizer::FromRanksText(std::string_view text, const std::string
       t->types_[i] = TokenType::kControl;
     }
   }
-  t->IndexTokens();
   t->eos_ = t->num_ranks_;  // <|endoftext|>
   t->pad_ = t->num_ranks_;
   *out = std::move(t);

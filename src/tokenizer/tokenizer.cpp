@@ -40,21 +40,16 @@ Status Tokenizer::Load(const std::string& dir, std::unique_ptr<Tokenizer>* out) 
   return Status::NotFound(dir + ": no tokenizer.json, qwen.tiktoken or tokenizer.model in this folder");
 }
 
-void Tokenizer::IndexTokens() {
-  sorted_.clear();
-  sorted_.reserve(tokens_.size());
-  for (size_t i = 0; i < tokens_.size(); ++i) {
-    if (!tokens_[i].empty()) sorted_.emplace_back(tokens_[i], static_cast<uint32_t>(i));
-  }
-  std::stable_sort(sorted_.begin(), sorted_.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-}
-
 std::optional<uint32_t> Tokenizer::TokenToId(std::string_view token) const {
-  auto it = std::lower_bound(sorted_.begin(), sorted_.end(), token,
-                             [](const auto& e, std::string_view t) { return e.first < t; });
-  if (it == sorted_.end() || it->first != token) return std::nullopt;
-  return it->second;
+  std::call_once(index_once_, [this] {
+    size_t bytes = 0;
+    for (const auto& t : tokens_) bytes += t.size();
+    by_spelling_.Reserve(tokens_.size(), bytes);
+    for (size_t i = 0; i < tokens_.size(); ++i) {
+      if (!tokens_[i].empty()) by_spelling_.Insert(tokens_[i], static_cast<uint32_t>(i));
+    }
+  });
+  return by_spelling_.Find(token);
 }
 
 void Tokenizer::SplitForParallelEncode(std::string_view text, size_t target_bytes,

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "tokenizer/string_id_table.h"
 
 namespace fm {
 
@@ -102,8 +104,6 @@ class Tokenizer {
   Tokenizer() = default;
   // True when SplitForParallelEncode may cut after a "\n" that sits between two non-space characters.
   virtual bool CutsAtLineStartsAreExact() const { return false; }
-  // Fills the reverse spelling index from tokens_ (call once tokens_ is final).
-  void IndexTokens();
 
   TokenizerKind kind_ = TokenizerKind::kByteLevelBpe;
   std::vector<std::string> tokens_;
@@ -114,7 +114,10 @@ class Tokenizer {
   std::string dir_, source_file_;
 
  private:
-  std::vector<std::pair<std::string_view, uint32_t>> sorted_;  // spelling -> id, sorted by spelling
+  // tokens_ -> id (the lowest id where a spelling repeats), built by the first TokenToId call: loading
+  // does not pay for an index that most commands never use.
+  mutable std::once_flag index_once_;
+  mutable StringIdTable by_spelling_;
 };
 
 }  // namespace fm

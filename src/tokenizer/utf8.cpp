@@ -52,6 +52,18 @@ size_t FirstInvalid(std::string_view s) {
   return n;
 }
 
+bool IsAscii(std::string_view s) {
+  size_t i = 0, n = s.size();
+  uint64_t any = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    any |= w;
+  }
+  for (; i < n; ++i) any |= static_cast<unsigned char>(s[i]);
+  return (any & 0x8080808080808080ull) == 0;
+}
+
 // Length of the maximal subpart of an ill-formed sequence starting at i (Unicode 3.9, "U+FFFD substitution of
 // maximal subparts"): the longest prefix of a well-formed sequence, or 1.
 static size_t MaximalSubpart(std::string_view s, size_t i) {

@@ -19,6 +19,8 @@ size_t FirstInvalid(std::string_view s);
 inline bool IsValid(std::string_view s) {
   return FirstInvalid(s) == s.size();
 }
+// Whether every byte is below 0x80.
+bool IsAscii(std::string_view s);
 
 // Copies s with every maximal invalid subpart replaced by U+FFFD; appends the byte offset of each replaced
 // subpart (relative to s) to *bad_offsets when it is not null. Returns the number of replacements.

@@ -1,12 +1,14 @@
 // Token shards and corpus sharding: the binary format, the reader's checks, the deterministic train/val
 // split, document separation, exact parallel cutting of huge documents, JSONL input and invalid UTF-8
-// reporting.
+// reporting, and output that does not depend on the number of threads.
 #include "tokenizer/token_shard.h"
 
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "tokenizer/corpus_sharder.h"
@@ -262,6 +264,74 @@ TEST(ShardCorpus, FailureLeavesNoOutputFolder) {
   EXPECT_EQ(
       std::distance(std::filesystem::directory_iterator(dir.path()), std::filesystem::directory_iterator()),
       0);
+}
+
+// Every file of a folder, by name.
+std::map<std::string, std::string> FolderFiles(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    files[e.path().filename().string()] = test::ReadFile(e.path().string());
+  return files;
+}
+
+TEST(ShardCorpus, OutputIsTheSameForAnyThreadCount) {
+  // Many small documents (blank-line separated), one huge document cut into parallel parts, a JSONL file with
+  // a line to skip and invalid UTF-8, several shards per split: the shards and the manifest must not depend
+  // on how many threads encode, read and write.
+  const Tokenizer& tok = test::Qwen3();
+  test::TempDir dir;
+  std::string fomc;
+  for (const auto& e : std::filesystem::directory_iterator(test::SharedDir() + "/data/fomc-statements"))
+    fomc += test::ReadFile(e.path().string()) + "\n\n";
+  test::WriteFile(dir / "docs.txt", fomc);
+  test::WriteFile(dir / "c.jsonl",
+                  "{\"text\": \"alpha \xFF beta\"}\nnot json\n{\"text\": \"<|im_start|>gamma\"}\n");
+  std::vector<std::string> warnings;
+  ShardOptions o =
+      Options({dir / "docs.txt", test::SharedDir() + "/data/general/tinyshakespeare.txt", dir / "c.jsonl"},
+              "", &warnings);
+  o.blank_line_docs = false;
+  o.val_fraction = 0.05;
+  o.shard_tokens = 40000;
+  int threads_before = omp_get_max_threads();
+  std::map<std::string, std::string> first;
+  ShardSummary first_sum;
+  for (int threads : {1, 2, 3}) {
+    omp_set_num_threads(threads);
+    o.output_dir = dir / ("out" + std::to_string(threads));
+    ShardSummary sum;
+    Status s = ShardCorpus(tok, o, &sum);
+    ASSERT_TRUE(s.ok()) << s.message();
+    auto files = FolderFiles(o.output_dir);
+    if (threads == 1) {
+      first = files;
+      first_sum = sum;
+      EXPECT_GT(sum.train_shards, 3u);
+      EXPECT_EQ(sum.skipped_lines, 1u);
+      continue;
+    }
+    EXPECT_EQ(sum.train_tokens, first_sum.train_tokens) << threads << " threads";
+    EXPECT_EQ(sum.val_tokens, first_sum.val_tokens) << threads << " threads";
+    ASSERT_EQ(files.size(), first.size()) << threads << " threads";
+    for (const auto& [name, bytes] : first)
+      EXPECT_TRUE(files[name] == bytes) << name << ", " << threads << " threads";
+  }
+  // The blank-line reading of the same inputs, too.
+  o.blank_line_docs = true;
+  std::map<std::string, std::string> blank_first;
+  for (int threads : {1, 2}) {
+    omp_set_num_threads(threads);
+    o.output_dir = dir / ("blank" + std::to_string(threads));
+    ShardSummary sum;
+    ASSERT_TRUE(ShardCorpus(tok, o, &sum).ok());
+    auto files = FolderFiles(o.output_dir);
+    if (threads == 1) {
+      blank_first = files;
+    } else {
+      EXPECT_TRUE(files == blank_first);
+    }
+  }
+  omp_set_num_threads(threads_before);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -115,6 +116,34 @@ TEST(TokenizerCli, TokenizeWritesShardsAndManifest) {
     }
   }
   EXPECT_EQ(total, m["tokens"]["total"].get<uint64_t>());
+}
+
+TEST(TokenizerCli, TokenizeGivesTheSameFilesOnOneAndTwoThreads) {
+  // The bench's kind of corpus (FOMC statements and tinyshakespeare, blank-line documents), with shards
+  // small enough that there are several: every file, manifest included, is the same byte for byte.
+  test::TempDir dir;
+  std::string corpus;
+  for (const auto& e : std::filesystem::directory_iterator(test::SharedDir() + "/data/fomc-statements"))
+    corpus += test::ReadFile(e.path().string()) + "\n\n";
+  corpus += test::ReadFile(test::SharedDir() + "/data/general/tinyshakespeare.txt");
+  test::WriteFile(dir / "corpus.txt", corpus);
+  std::map<std::string, std::string> files[2];
+  for (int threads : {1, 2}) {
+    std::string shards = dir / ("shards" + std::to_string(threads));
+    std::string out;
+    int rc = test::RunCommand("OMP_NUM_THREADS=" + std::to_string(threads) + " " + kBin +
+                                  " tokenize --tokenizer " + test::ShellQuote(test::Qwen3Dir()) + " " +
+                                  test::ShellQuote(dir / "corpus.txt") +
+                                  " --blank-line-docs --shard-tokens 100000" + " --val-fraction 0.05 -o " +
+                                  test::ShellQuote(shards),
+                              &out, true);
+    ASSERT_EQ(rc, 0) << out;
+    for (const auto& e : std::filesystem::directory_iterator(shards))
+      files[threads - 1][e.path().filename().string()] = test::ReadFile(e.path().string());
+  }
+  EXPECT_GT(files[0].size(), 4u);  // manifest, several train shards, a val shard
+  ASSERT_EQ(files[0].size(), files[1].size());
+  for (const auto& [name, bytes] : files[0]) EXPECT_TRUE(files[1][name] == bytes) << name;
 }
 
 TEST(TokenizerCli, ErrorsAreOneLineAndLeaveNothingBehind) {
