@@ -16,7 +16,9 @@
 
 namespace fm {
 
-namespace {
+// Named, not anonymous: Model::Impl (external linkage) holds these types, and a unity build would otherwise
+// warn (-Wsubobject-linkage).
+namespace model_detail {
 
 constexpr size_t kNone = static_cast<size_t>(-1);
 // The fused LM head works on at most this many logits at a time (64 MB).
@@ -77,7 +79,8 @@ const char* TorchDTypeName(DType t) {
   }
 }
 
-}  // namespace
+}  // namespace model_detail
+using namespace model_detail;
 
 struct Model::Impl {
   ArchConfig cfg;
