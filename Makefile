@@ -31,7 +31,7 @@ test-unit: build
 
 # The sanitizer build compiles what the unit tests need: every stage's test binary and the fuzz driver, not the
 # CLI (its end-to-end suites run in the release build).
-ASAN_TARGETS := test_base test_io test_tokenizer test_model test_train test_merge test_eval test_gguf \
+ASAN_TARGETS := test_base test_io test_tokenizer test_chat test_model test_train test_merge test_eval test_gguf \
   test_pipeline test_report safetensors_header_fuzz
 asan-build: deps
 	@test -f $(ASAN_BUILD)/build.ninja || cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) $(CMAKE_UNITY) -DCMAKE_BUILD_TYPE=Sanitize \

@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "cli/command.h"
-#include "tokenizer/prompt_format.h"
+#include "chat/prompt_format.h"
 
 namespace {
 

@@ -2,7 +2,7 @@
 #include <memory>
 
 #include "cli/command.h"
-#include "tokenizer/prompt_format.h"
+#include "chat/prompt_format.h"
 #include "train/trainer.h"
 
 namespace fm::cli {

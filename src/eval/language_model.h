@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "tokenizer/prompt_format.h"
+#include "chat/prompt_format.h"
 
 namespace fm {
 

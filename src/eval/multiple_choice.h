@@ -37,8 +37,9 @@ struct McItem {
   std::string context;                     // the prompt
   std::vector<std::string> continuations;  // what is scored after the prompt, one per choice
   std::vector<std::string> choices;        // the choice strings (their length normalises acc_norm)
-  int gold = 0;                            // index into choices
+  int gold = 0;                            // index into choices; -100 = no choice is right (lm-eval)
   std::string where;                       // "file:line" or "file: item N" for messages
+  int doc_id = 0;                          // the item's index in its task (lm-eval's doc_id)
 };
 
 struct McTask {
@@ -46,6 +47,9 @@ struct McTask {
   std::string path;
   std::string format;  // "lm-eval-jsonl" or "fin-harness"
   PromptStyle style = PromptStyle::kDefault;
+  std::string version;  // fin-harness prompt version ("default", "0.1", ...); "" for other formats
+  bool f1 = false;      // also report the harness's 2-class-adjusted macro F1 (chabsa)
+  bool map = false;     // also report the harness's map metrics (mean reciprocal rank of gold)
   std::vector<McItem> items;
 };
 

@@ -19,7 +19,7 @@
 #include "pipeline/run_folder.h"
 #include "report/report.h"
 #include "tokenizer/corpus_sharder.h"
-#include "tokenizer/prompt_format.h"
+#include "chat/prompt_format.h"
 #include "tokenizer/tokenizer.h"
 #include "train/trainer.h"
 

@@ -13,7 +13,7 @@ namespace fm {
 
 namespace {
 
-constexpr uint32_t kNoRank = std::numeric_limits<uint32_t>::max();
+constexpr uint32_t kNoTiktokenRank = std::numeric_limits<uint32_t>::max();
 
 bool Base64Decode(std::string_view in, std::string* out) {
   out->clear();
@@ -142,7 +142,7 @@ Status TiktokenTokenizer::FromRanksText(std::string_view text, const std::string
 
 uint32_t TiktokenTokenizer::RankOf(std::string_view b) const {
   auto it = ranks_.find(b);
-  return it == ranks_.end() ? kNoRank : it->second;
+  return it == ranks_.end() ? kNoTiktokenRank : it->second;
 }
 
 void TiktokenTokenizer::BytePairMerge(std::string_view piece, uint32_t max_rank,
@@ -150,7 +150,7 @@ void TiktokenTokenizer::BytePairMerge(std::string_view piece, uint32_t max_rank,
   size_t n = piece.size();
   auto rank_of = [&](size_t b, size_t e) {
     uint32_t r = RankOf(piece.substr(b, e - b));
-    return r < max_rank ? r : kNoRank;
+    return r < max_rank ? r : kNoTiktokenRank;
   };
   bounds->clear();
   for (size_t i = 0; i <= n; ++i) bounds->push_back(i);
@@ -161,14 +161,14 @@ void TiktokenTokenizer::BytePairMerge(std::string_view piece, uint32_t max_rank,
     for (size_t i = 0; i + 1 < n; ++i) rank[i] = rank_of(i, i + 2);
     while (!rank.empty()) {
       size_t best = 0;
-      uint32_t best_rank = kNoRank;
+      uint32_t best_rank = kNoTiktokenRank;
       for (size_t i = 0; i < rank.size(); ++i) {
         if (rank[i] < best_rank) {
           best_rank = rank[i];
           best = i;
         }
       }
-      if (best_rank == kNoRank) break;
+      if (best_rank == kNoTiktokenRank) break;
       bounds->erase(bounds->begin() + best + 1);
       rank.erase(rank.begin() + best);
       auto& bd = *bounds;
@@ -199,7 +199,7 @@ void TiktokenTokenizer::BytePairMerge(std::string_view piece, uint32_t max_rank,
     if (parts[i].next < 0) return;
     size_t j = static_cast<size_t>(parts[i].next);
     uint32_t r = rank_of(parts[i].start, end_of(j));
-    if (r != kNoRank) heap.push({r, i, parts[i].version, parts[j].version});
+    if (r != kNoTiktokenRank) heap.push({r, i, parts[i].version, parts[j].version});
   };
   for (size_t i = 0; i + 1 < n; ++i) push(i);
   while (!heap.empty()) {
@@ -224,12 +224,12 @@ void TiktokenTokenizer::BytePairMerge(std::string_view piece, uint32_t max_rank,
 
 void TiktokenTokenizer::EncodePiece(std::string_view piece, std::vector<uint32_t>* ids) const {
   uint32_t whole = RankOf(piece);
-  if (whole != kNoRank) {
+  if (whole != kNoTiktokenRank) {
     ids->push_back(whole);
     return;
   }
   thread_local std::vector<size_t> bounds;
-  BytePairMerge(piece, kNoRank, &bounds);
+  BytePairMerge(piece, kNoTiktokenRank, &bounds);
   for (size_t i = 0; i + 1 < bounds.size(); ++i)
     ids->push_back(RankOf(piece.substr(bounds[i], bounds[i + 1] - bounds[i])));
 }

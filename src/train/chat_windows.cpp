@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/model.h"
-#include "tokenizer/prompt_format.h"
+#include "chat/prompt_format.h"
 #include "tokenizer/tokenizer.h"
 
 namespace fm {

@@ -22,7 +22,7 @@
 #include "io/model_folder.h"
 #include "model/matmul.h"
 #include "model/model.h"
-#include "tokenizer/prompt_format.h"
+#include "chat/prompt_format.h"
 #include "tokenizer/tokenizer.h"
 #include "train/chat_windows.h"
 #include "train/data_loader.h"

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "pipeline/demo_world.h"
-#include "tokenizer/prompt_format.h"
+#include "chat/prompt_format.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/tokenizer_test_util.h"
 

@@ -6,7 +6,7 @@
 
 #include "model/model.h"
 #include "testing/tiny_checkpoint.h"
-#include "tokenizer/prompt_format.h"
+#include "chat/prompt_format.h"
 #include "tokenizer/tokenizer.h"
 #include "train/train_testing.h"
 

@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "tokenizer/chat_template.h"
+#include "chat/chat_template.h"
 
 namespace fm {
 

@@ -10,8 +10,8 @@
 #include <sstream>
 #include <string>
 
-#include "tokenizer/chat_template.h"
-#include "tokenizer/jinja_template.h"
+#include "chat/chat_template.h"
+#include "chat/jinja_template.h"
 
 namespace fm::jinja {
 namespace {

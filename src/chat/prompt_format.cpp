@@ -1,10 +1,10 @@
-#include "tokenizer/prompt_format.h"
+#include "chat/prompt_format.h"
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 
-#include "tokenizer/jinja_value.h"
+#include "chat/jinja_value.h"
 
 namespace fm {
 

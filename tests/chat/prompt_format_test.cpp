@@ -1,5 +1,5 @@
 // Named prompt formats (golden strings), ChatFormat loading from tokenizer folders and assistant spans.
-#include "tokenizer/prompt_format.h"
+#include "chat/prompt_format.h"
 
 #include <gtest/gtest.h>
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "tokenizer/jinja_value.h"
+#include "chat/jinja_value.h"
 
 namespace fm::jinja {
 

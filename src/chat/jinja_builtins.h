@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "tokenizer/jinja_value.h"
+#include "chat/jinja_value.h"
 
 namespace fm::jinja {
 

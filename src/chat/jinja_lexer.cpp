@@ -5,7 +5,7 @@
 #include <cctype>
 #include <cstring>
 
-#include "tokenizer/jinja_ast.h"
+#include "chat/jinja_ast.h"
 
 namespace fm::jinja {
 

@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "tokenizer/chat_template.h"
-#include "tokenizer/jinja_template.h"
+#include "chat/chat_template.h"
+#include "chat/jinja_template.h"
 
 namespace fm::chat_template_oracle {
 namespace {

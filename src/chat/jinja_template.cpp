@@ -1,12 +1,12 @@
 // The tree-walking renderer. Scopes follow Jinja2: the template's top level is one scope; a for loop opens a
 // child scope (so `set` inside a loop does not leak out, which is why templates use namespace()); if blocks
 // share their parent's scope; a macro call opens a child of the scope the macro was defined in.
-#include "tokenizer/jinja_template.h"
+#include "chat/jinja_template.h"
 
 #include <unordered_map>
 
-#include "tokenizer/jinja_ast.h"
-#include "tokenizer/jinja_builtins.h"
+#include "chat/jinja_ast.h"
+#include "chat/jinja_builtins.h"
 
 namespace fm::jinja {
 

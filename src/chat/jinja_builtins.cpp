@@ -1,4 +1,4 @@
-#include "tokenizer/jinja_builtins.h"
+#include "chat/jinja_builtins.h"
 
 #include <unicode/locid.h>
 #include <unicode/uchar.h>
@@ -9,7 +9,7 @@
 #include <ctime>
 #include <set>
 
-#include "tokenizer/jinja_ast.h"
+#include "chat/jinja_ast.h"
 
 namespace fm::jinja {
 

@@ -1,10 +1,10 @@
-#include "tokenizer/chat_template.h"
+#include "chat/chat_template.h"
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
-#include "tokenizer/jinja_template.h"
+#include "chat/jinja_template.h"
 
 namespace fm {
 

@@ -3,7 +3,7 @@
 //   * / // %;  **;  unary - +;  primary with postfix .attr [item] [a:b:c] (call), then |filter and `is` test.
 #include <algorithm>
 
-#include "tokenizer/jinja_ast.h"
+#include "chat/jinja_ast.h"
 
 namespace fm::jinja {
 
